@@ -1,0 +1,21 @@
+"""retell: event sourcing for Python and Django.
+
+The names most code needs are here; the layers behind them are `retell.domain`,
+`retell.application`, `retell.persistence` and the stores (`retell.memory`,
+`retell.sqlite`, `retell.postgres`, `retell.django`).
+"""
+
+from retell.application import Application, Recording
+from retell.domain import Aggregate, event
+from retell.errors import AggregateNotFound, ConcurrencyError, RetellError
+
+__all__ = [
+    "Aggregate",
+    "AggregateNotFound",
+    "Application",
+    "ConcurrencyError",
+    "Recording",
+    "RetellError",
+    "event",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,146 @@
+"""Getting aggregates back: replay their events, from a snapshot if there is one.
+
+The optional cache keeps recently used aggregates. It can never hand out stale
+state: every hit is fast-forwarded with the events stored since it was cached, and
+callers get a copy, so a command that fails halfway cannot corrupt the cache.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from retell.domain.aggregate import Aggregate
+from retell.domain.events import DomainEvent
+from retell.errors import AggregateNotFound
+from retell.persistence.mapper import Mapper
+from retell.persistence.recorders import AggregateRecorder
+
+
+class Recording(NamedTuple):
+    """An event as it was recorded, with its position in the notification log."""
+
+    domain_event: DomainEvent
+    notification_id: int | None
+
+
+class EventStore:
+    """Domain events in and out of one recorder, through the mapper."""
+
+    def __init__(self, mapper: Mapper, recorder: AggregateRecorder) -> None:
+        self.mapper = mapper
+        self.recorder = recorder
+
+    def put(self, events: Sequence[DomainEvent], **kwargs: Any) -> list[Recording]:
+        to_stored = self.mapper.to_stored_event
+        ids = self.recorder.insert_events([to_stored(e) for e in events], **kwargs)
+        if ids is None:
+            return [Recording(e, None) for e in events]
+        return [Recording(e, i) for e, i in zip(events, ids, strict=True)]
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[DomainEvent]:
+        to_domain = self.mapper.to_domain_event
+        stored = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        return [to_domain(s) for s in stored]
+
+
+class LRUCache:
+    """A thread-safe least-recently-used map of aggregate id to aggregate."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: UUID) -> Aggregate | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: UUID, value: Aggregate) -> None:
+        with self._lock:
+            current = self._items.get(key)
+            if current is not None and current.version > value.version:
+                return  # a concurrent save already cached a newer version
+            self._items[key] = value
+            self._items.move_to_end(key)
+            if len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+
+class Repository:
+    """Gets aggregates by id, optionally at an earlier version."""
+
+    def __init__(
+        self, events: EventStore, snapshots: EventStore | None = None, cache_maxsize: int = 0
+    ) -> None:
+        self.events = events
+        self.snapshots = snapshots
+        self.cache = LRUCache(cache_maxsize) if cache_maxsize > 0 else None
+
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Aggregate:
+        """The aggregate as of its latest version, or as of `version`."""
+        if version is None and self.cache is not None:
+            cached = self.cache.get(aggregate_id)
+            if cached is not None:
+                aggregate, applied = self._replay(aggregate_id, copy.deepcopy(cached), None)
+                assert aggregate is not None
+                if applied:
+                    self.cache.put(aggregate_id, copy.deepcopy(aggregate))
+                return aggregate
+        aggregate = self._reconstruct(aggregate_id, version)
+        if version is None and self.cache is not None:
+            self.cache.put(aggregate_id, copy.deepcopy(aggregate))
+        return aggregate
+
+    def _reconstruct(self, aggregate_id: UUID, version: int | None) -> Aggregate:
+        start: Aggregate | None = None
+        if self.snapshots is not None:
+            snapshots = self.snapshots.get(aggregate_id, lte=version, desc=True, limit=1)
+            if snapshots:
+                start = snapshots[0].mutate(None)  # type: ignore[attr-defined]
+        aggregate, _ = self._replay(aggregate_id, start, version)
+        if aggregate is None:
+            raise AggregateNotFound(f"there is no aggregate with id {aggregate_id}")
+        if version is not None and aggregate.version < version:
+            raise AggregateNotFound(
+                f"aggregate {aggregate_id} has no version {version}: its latest is "
+                f"{aggregate.version}"
+            )
+        return aggregate
+
+    def _replay(
+        self, aggregate_id: UUID, aggregate: Aggregate | None, version: int | None
+    ) -> tuple[Aggregate | None, int]:
+        """Apply the stored events after the aggregate's version; also says how many."""
+        gt = None if aggregate is None else aggregate.version
+        events = self.events.get(aggregate_id, gt=gt, lte=version)
+        for event in events:
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return aggregate, len(events)
+
+    def cache_saved(self, aggregate: Aggregate) -> None:
+        """Cache an aggregate that was just saved (a copy: the caller keeps changing theirs)."""
+        if self.cache is not None:
+            self.cache.put(aggregate.id, copy.deepcopy(aggregate))
+
+    def __contains__(self, aggregate_id: object) -> bool:
+        if not isinstance(aggregate_id, UUID):
+            return False
+        if self.cache is not None and self.cache.get(aggregate_id) is not None:
+            return True
+        return bool(self.events.recorder.select_events(aggregate_id, limit=1))

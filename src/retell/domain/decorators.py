@@ -1,0 +1,128 @@
+"""The ``@event`` decorator: a method whose call triggers an event and whose body applies it.
+
+The decorator only marks the method. The aggregate class, when it is created, turns
+each marked method into an event class (fields from the method's signature) and a
+trigger. Binding call arguments uses a precomputed plan instead of
+``inspect.Signature.bind``, which would cost more than the rest of a command.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from retell.errors import EventError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EventSpec = str | type | None
+"""What @event was given: an event class name, an event class, or nothing."""
+
+
+class ArgumentBinder:
+    """Turns a call's positional and keyword arguments into a dict of named fields."""
+
+    __slots__ = ("defaults", "names", "positional", "qualname")
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        params = list(inspect.signature(func).parameters.values())[1:]  # skip self
+        for param in params:
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise EventError(
+                    f"{func.__qualname__} takes *{param.name}: methods decorated with @event "
+                    "must name each argument, so that each can be stored as an event field."
+                )
+        self.qualname = func.__qualname__
+        self.names = tuple(p.name for p in params)
+        self.positional = tuple(p.name for p in params if p.kind is not p.KEYWORD_ONLY)
+        self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if len(args) > len(self.positional):
+            raise TypeError(
+                f"{self.qualname}() takes {len(self.positional)} positional arguments "
+                f"but {len(args)} were given"
+            )
+        fields = dict(zip(self.positional, args, strict=False))
+        for name, value in kwargs.items():
+            if name in fields:
+                raise TypeError(f"{self.qualname}() got multiple values for argument {name!r}")
+            fields[name] = value
+        if len(fields) != len(self.names):
+            for name in self.names:
+                if name not in fields:
+                    if name not in self.defaults:
+                        raise TypeError(f"{self.qualname}() missing argument {name!r}")
+                    fields[name] = self.defaults[name]
+        if len(fields) != len(self.names):
+            unknown = sorted(set(fields) - set(self.names))
+            raise TypeError(f"{self.qualname}() got unexpected keyword arguments {unknown}")
+        return fields
+
+
+def field_types(func: Callable[..., Any]) -> dict[str, Any]:
+    """The annotated type of each argument of `func` (after self); `Any` where there is none.
+
+    An annotation that cannot be evaluated (a name defined after the class, say)
+    becomes `Any`: its values are still stored, with their types tagged.
+    """
+    names = list(inspect.signature(func).parameters)[1:]
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception:
+        hints = {}
+        for name, annotation in func.__annotations__.items():
+            try:
+                hints[name] = (
+                    eval(annotation, func.__globals__) if isinstance(annotation, str) else annotation
+                )
+            except Exception:
+                hints[name] = Any
+    return {name: hints.get(name, Any) for name in names}
+
+
+class EventDecorator:
+    """Marks a method as an event trigger until its aggregate class processes it."""
+
+    def __init__(self, func: Callable[..., Any], spec: EventSpec) -> None:
+        if not inspect.isfunction(func):
+            raise EventError(f"@event decorates methods, not {func!r}")
+        self.func = func
+        self.spec = spec
+
+    def event_name(self) -> str:
+        """The generated event class's name: the one given, or the method name in CamelCase."""
+        if isinstance(self.spec, str):
+            return self.spec
+        if self.func.__name__ == "__init__":
+            return "Created"
+        return "".join(part.capitalize() for part in self.func.__name__.split("_") if part)
+
+
+@overload
+def event(spec: F) -> F: ...
+
+
+@overload
+def event(spec: str | type | None = None) -> Callable[[F], F]: ...
+
+
+def event(spec: Any = None) -> Any:
+    """Declare that calling a method triggers an event, and that its body applies it.
+
+    ``@event("TrickAdded")`` names the generated event class, ``@event(TrickAdded)``
+    uses an explicit one, and a bare ``@event`` names it after the method.
+    """
+    if inspect.isfunction(spec):
+        return EventDecorator(spec, None)
+    if spec is not None and not isinstance(spec, str | type):
+        raise EventError(
+            f"@event takes an event class name (str) or an event class, not {spec!r}"
+        )
+
+    def decorate(func: F) -> F:
+        return EventDecorator(func, spec)  # type: ignore[return-value]
+
+    return decorate

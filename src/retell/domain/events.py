@@ -1,0 +1,182 @@
+"""Domain events: immutable value objects that say what happened to an aggregate.
+
+Events are msgspec Structs: immutable, cheap to create, and decoded straight from
+stored bytes into the right class without building an intermediate dict. That is
+what makes replaying thousands of events fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+import msgspec
+
+from retell.errors import EventError, TranscodingError
+from retell.topics import get_topic, register_topic, resolve_topic
+
+if TYPE_CHECKING:
+    from retell.domain.aggregate import Aggregate
+
+# Attributes every aggregate has, kept out of snapshot state because the snapshot
+# event itself carries them (id, version) or because they are transient (pending).
+_SNAPSHOT_EXCLUDED = frozenset({"_id", "_version", "_pending_events"})
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC: the timestamp of every new event."""
+    return datetime.now(UTC)
+
+
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """Something that happened to the aggregate `originator_id`, as its version `originator_version`.
+
+    `class_version` (1 unless set) is stored with the event. When a class changes
+    shape, raise it and add static methods ``upcast_v1_v2(state: dict) -> None``
+    (and so on) that bring the stored state of older versions up to date.
+    """
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+
+    class_version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register_topic(get_topic(cls), cls)
+
+    @classmethod
+    def upcast(cls, state: dict[str, Any], from_version: int) -> None:
+        """Bring `state`, stored by `from_version` of this class, up to `class_version`."""
+        for version in range(from_version, cls.class_version):
+            name = f"upcast_v{version}_v{version + 1}"
+            upcaster: Callable[[dict[str, Any]], None] | None = getattr(cls, name, None)
+            if upcaster is None:
+                raise TranscodingError(
+                    f"{cls.__qualname__} has class_version {cls.class_version} but no static "
+                    f"method {name}(state: dict) -> None to upgrade events stored at "
+                    f"version {version}: add it."
+                )
+            upcaster(state)
+
+
+class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
+    """An event that changes an existing aggregate (``Aggregate.Event``)."""
+
+    # Set on classes made by @event: the decorated method's body and its argument
+    # names, which together are the event's apply().
+    _apply_body: ClassVar[Callable[..., Any] | None] = None
+    _apply_fields: ClassVar[tuple[str, ...]] = ()
+
+    def apply(self, aggregate: Any) -> None:
+        """Change the aggregate's state. Override it, or let @event use the method body."""
+        cls = type(self)
+        body = cls._apply_body
+        if body is not None:
+            body(aggregate, **{name: getattr(self, name) for name in cls._apply_fields})
+
+    def mutate(self, aggregate: Aggregate | None) -> Aggregate:
+        """Apply this event to `aggregate` and advance its version; returns the aggregate."""
+        if aggregate is None:
+            raise EventError(
+                f"{type(self).__qualname__} (version {self.originator_version} of "
+                f"{self.originator_id}) cannot start an aggregate: the first event must be "
+                "a Created event."
+            )
+        if self.originator_version != aggregate._version + 1:
+            raise EventError(
+                f"{type(self).__qualname__} is version {self.originator_version} of aggregate "
+                f"{self.originator_id}, but the aggregate is at version {aggregate._version}: "
+                f"only version {aggregate._version + 1} can follow."
+            )
+        if self.originator_id != aggregate._id:
+            raise EventError(
+                f"{type(self).__qualname__} belongs to aggregate {self.originator_id}, "
+                f"not to {aggregate._id}."
+            )
+        self.apply(aggregate)
+        aggregate._version = self.originator_version
+        aggregate._modified_on = self.timestamp
+        return aggregate
+
+
+class AggregateCreated(AggregateEvent, frozen=True, kw_only=True):
+    """The first event of an aggregate (``Aggregate.Created``): it names the aggregate's class."""
+
+    originator_topic: str
+
+    def apply(self, aggregate: Any) -> None:
+        """Run the aggregate's ``__init__`` body with the event's fields."""
+        cls = type(aggregate)
+        init = cls._init_body
+        if init is not None:
+            init(aggregate, **{name: getattr(self, name) for name in cls._init_fields})
+
+    def mutate(self, aggregate: Aggregate | None) -> Aggregate:
+        if aggregate is not None:
+            raise EventError(
+                f"{type(self).__qualname__} creates aggregate {self.originator_id}, which "
+                f"already exists at version {aggregate._version}."
+            )
+        cls = resolve_topic(self.originator_topic)
+        new: Aggregate = cls.__new__(cls)
+        new._id = self.originator_id
+        new._version = self.originator_version
+        new._created_on = self.timestamp
+        new._modified_on = self.timestamp
+        new._pending_events = []
+        self.apply(new)
+        return new
+
+
+class Snapshot(DomainEvent, frozen=True, kw_only=True):
+    """An aggregate's whole state at one version (``Aggregate.Snapshot``).
+
+    Each aggregate class gets its own subclass, whose `class_version` is the
+    aggregate's: the aggregate's upcasters upgrade the state of old snapshots.
+    """
+
+    topic: str
+    state: dict[str, Any]
+
+    _aggregate_class: ClassVar[type | None] = None  # set per aggregate class
+
+    @classmethod
+    def take(cls, aggregate: Aggregate) -> Snapshot:
+        """A snapshot of `aggregate` as it is now."""
+        state = {k: v for k, v in aggregate.__dict__.items() if k not in _SNAPSHOT_EXCLUDED}
+        return cls(
+            originator_id=aggregate._id,
+            originator_version=aggregate._version,
+            timestamp=utcnow(),
+            topic=get_topic(type(aggregate)),
+            state=state,
+        )
+
+    @classmethod
+    def upcast(cls, state: dict[str, Any], from_version: int) -> None:
+        aggregate_class = cls._aggregate_class
+        if aggregate_class is None:
+            raise TranscodingError(f"{cls.__qualname__} belongs to no aggregate class")
+        for version in range(from_version, cls.class_version):
+            name = f"upcast_v{version}_v{version + 1}"
+            upcaster = getattr(aggregate_class, name, None)
+            if upcaster is None:
+                raise TranscodingError(
+                    f"{aggregate_class.__qualname__} has class_version {cls.class_version} but "
+                    f"no static method {name}(state: dict) -> None to upgrade snapshots "
+                    f"stored at version {version}: add it."
+                )
+            upcaster(state["state"])
+
+    def mutate(self, aggregate: Aggregate | None) -> Aggregate:
+        cls = resolve_topic(self.topic)
+        new: Aggregate = cls.__new__(cls)
+        new.__dict__.update(self.state)
+        new._id = self.originator_id
+        new._version = self.originator_version
+        new._pending_events = []
+        return new

@@ -1,0 +1,105 @@
+"""Every error retell raises, in one hierarchy.
+
+Catch `RetellError` to catch them all. Persistence errors carry the DB-API names
+whatever the store underneath (memory, SQLite, PostgreSQL, Django), so code that
+handles `OperationalError` works the same on each of them::
+
+    RetellError
+    ├── ConfigurationError          a bad env key, an unknown PERSISTENCE_MODULE
+    ├── TopicError                  a topic that names no importable class
+    ├── AggregateNotFound           no aggregate with that id (also a LookupError)
+    ├── EventError                  an event that cannot be applied (wrong id or version)
+    ├── TranscodingError            a value that cannot be encoded, or bytes that cannot be decoded
+    ├── CipherError                 a wrong key, or a record whose bytes were tampered with
+    ├── WaitTimeout                 waiting for a position that did not arrive in time
+    └── PersistenceError
+        ├── InterfaceError          the store's client library was used wrongly
+        └── DatabaseError
+            ├── DataError
+            ├── OperationalError    the server is unreachable, restarted, timed out...
+            ├── IntegrityError
+            │   └── ConcurrencyError    another writer saved that aggregate version first
+            ├── InternalError
+            ├── ProgrammingError    e.g. a table is missing
+            └── NotSupportedError
+
+Messages say what went wrong and what to do about it: which aggregate and version,
+which table is missing and which command creates it, which key is wrong.
+"""
+
+from __future__ import annotations
+
+
+class RetellError(Exception):
+    """The base of every error raised by retell."""
+
+
+class ConfigurationError(RetellError):
+    """An environment key has a value retell cannot use."""
+
+
+class TopicError(RetellError):
+    """A topic (``package.module:QualifiedName``) does not resolve to a class."""
+
+
+class AggregateNotFound(RetellError, LookupError):
+    """The repository has no aggregate with the requested id (or not at that version)."""
+
+
+class EventError(RetellError):
+    """An event cannot be applied to the aggregate it is given."""
+
+
+class TranscodingError(RetellError):
+    """A value cannot be turned into bytes, or stored bytes cannot be turned back."""
+
+
+class CipherError(RetellError):
+    """Stored bytes cannot be decrypted: the key is wrong or the record was altered."""
+
+
+class WaitTimeout(RetellError, TimeoutError):
+    """A wait for a tracking or notification position ran out of time."""
+
+
+class PersistenceError(RetellError):
+    """A store failed to record or retrieve something."""
+
+
+class InterfaceError(PersistenceError):
+    """The store's database interface was used wrongly (for example, a closed connection)."""
+
+
+class DatabaseError(PersistenceError):
+    """The database reported an error."""
+
+
+class DataError(DatabaseError):
+    """A value did not fit the column it was written to."""
+
+
+class OperationalError(DatabaseError):
+    """The database is unreachable, restarting, out of resources, or timed out."""
+
+
+class IntegrityError(DatabaseError):
+    """A write would break a uniqueness or consistency rule of the store."""
+
+
+class ConcurrencyError(IntegrityError):
+    """Another writer recorded an event at the same aggregate version first.
+
+    Get the aggregate again from the repository and retry the command.
+    """
+
+
+class InternalError(DatabaseError):
+    """The database reported an internal inconsistency."""
+
+
+class ProgrammingError(DatabaseError):
+    """The SQL or schema is wrong for this database, for example a missing table."""
+
+
+class NotSupportedError(DatabaseError):
+    """The store does not support what was asked of it."""

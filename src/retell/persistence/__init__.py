@@ -1,0 +1,28 @@
+"""The persistence layer: records, recorder interfaces, the mapper, and the store factory."""
+
+from retell.persistence.factory import BUILT_IN_STORES, InfrastructureFactory
+from retell.persistence.mapper import Mapper
+from retell.persistence.records import Notification, StoredEvent, Tracking
+from retell.persistence.recorders import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    ProcessRecorder,
+    Subscription,
+    TrackingRecorder,
+)
+from retell.persistence.transcoder import Transcoder
+
+__all__ = [
+    "BUILT_IN_STORES",
+    "AggregateRecorder",
+    "ApplicationRecorder",
+    "InfrastructureFactory",
+    "Mapper",
+    "Notification",
+    "ProcessRecorder",
+    "StoredEvent",
+    "Subscription",
+    "Tracking",
+    "TrackingRecorder",
+    "Transcoder",
+]

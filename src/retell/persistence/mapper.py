@@ -1,0 +1,48 @@
+"""The mapper turns domain events into stored events and back.
+
+Order out: transcode, then compress, then encrypt; in: the reverse.
+"""
+
+from __future__ import annotations
+
+from retell.cipher import Cipher
+from retell.compressor import Compressor
+from retell.domain.events import DomainEvent
+from retell.persistence.records import StoredEvent
+from retell.persistence.transcoder import Transcoder
+from retell.topics import get_topic, resolve_topic
+
+
+class Mapper:
+    """Maps events to `StoredEvent` records with a transcoder and optional compressor and cipher."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+    ) -> None:
+        self.transcoder = transcoder
+        self.compressor = compressor
+        self.cipher = cipher
+        self._topics: dict[type, str] = {}
+
+    def to_stored_event(self, event: DomainEvent) -> StoredEvent:
+        cls = type(event)
+        topic = self._topics.get(cls)
+        if topic is None:
+            topic = self._topics[cls] = get_topic(cls)
+        data = self.transcoder.encode(event)
+        if self.compressor is not None:
+            data = self.compressor.compress(data)
+        if self.cipher is not None:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(event.originator_id, event.originator_version, topic, data)
+
+    def to_domain_event(self, stored: StoredEvent) -> DomainEvent:
+        data = stored.state
+        if self.cipher is not None:
+            data = self.cipher.decrypt(data)
+        if self.compressor is not None:
+            data = self.compressor.decompress(data)
+        return self.transcoder.decode(resolve_topic(stored.topic), data)
