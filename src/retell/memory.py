@@ -14,13 +14,13 @@ from uuid import UUID
 
 from retell.errors import ConcurrencyError, IntegrityError
 from retell.persistence.factory import InfrastructureFactory, Purpose
-from retell.persistence.records import Notification, StoredEvent, Tracking
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
     ProcessRecorder,
     TrackingRecorder,
 )
+from retell.persistence.records import Notification, StoredEvent, Tracking
 
 
 class _Stream:

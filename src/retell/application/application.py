@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -113,10 +114,9 @@ class Application:
 
     def _put_snapshot(self, aggregate: Aggregate) -> None:
         assert self.snapshots is not None
-        try:
+        # A snapshot of this version may exist already: it would be the same.
+        with contextlib.suppress(IntegrityError):
             self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
-        except IntegrityError:
-            pass  # a snapshot of this version exists already, and would be the same
 
     def close(self) -> None:
         """Release the store's connections."""

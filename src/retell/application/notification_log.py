@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from retell.errors import RetellError
-from retell.persistence.records import Notification
 from retell.persistence.recorders import ApplicationRecorder
+from retell.persistence.records import Notification
 
 
 class Section(NamedTuple):

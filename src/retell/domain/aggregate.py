@@ -54,9 +54,12 @@ def _event_subclass(
 class AggregateMeta(type):
     """Makes calling an aggregate class trigger its Created event."""
 
-    def __call__(cls: type[A], *args: Any, **kwargs: Any) -> A:
-        fields = cls._init_binder.bind(args, kwargs) if cls._init_binder else dict(kwargs)
-        return cls._create(cls._created_class, **fields)
+    # Returning Any lets type checkers check calls against __init__'s signature.
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        aggregate_class: type[Aggregate] = cls  # type: ignore[assignment]
+        binder = aggregate_class._init_binder
+        fields = binder.bind(args, kwargs) if binder else dict(kwargs)
+        return aggregate_class._create(aggregate_class._created_class, **fields)
 
 
 class Aggregate(metaclass=AggregateMeta):
@@ -171,7 +174,9 @@ class _AggregateClassBuilder:
 
     def __init__(self, cls: type[Aggregate]) -> None:
         self.cls = cls
-        self.parent = cls.__mro__[1]
+        self.parent: type[Aggregate] = next(
+            base for base in cls.__mro__[1:] if issubclass(base, Aggregate)
+        )
         self.generated: set[type] = set()
 
     def build(self) -> None:
@@ -203,7 +208,7 @@ class _AggregateClassBuilder:
         if isinstance(init, EventDecorator):
             body: Callable[..., Any] | None = init.func
             created = self.created_class_for(init)
-            cls.__init__ = init.func  # type: ignore[misc]
+            setattr(cls, "__init__", init.func)  # noqa: B010 (plain function, not a marker)
         elif init is not None:
             body = init
             created = self.explicit_created_class() or self.generated_created_class(init)

@@ -75,9 +75,8 @@ def field_types(func: Callable[..., Any]) -> dict[str, Any]:
         hints = {}
         for name, annotation in func.__annotations__.items():
             try:
-                hints[name] = (
-                    eval(annotation, func.__globals__) if isinstance(annotation, str) else annotation
-                )
+                is_text = isinstance(annotation, str)
+                hints[name] = eval(annotation, func.__globals__) if is_text else annotation
             except Exception:
                 hints[name] = Any
     return {name: hints.get(name, Any) for name in names}

@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 
 
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """Something that happened to the aggregate `originator_id`, as its version `originator_version`.
+    """Something that happened to aggregate `originator_id`, making it `originator_version`.
 
     `class_version` (1 unless set) is stored with the event. When a class changes
     shape, raise it and add static methods ``upcast_v1_v2(state: dict) -> None``

@@ -2,7 +2,6 @@
 
 from retell.persistence.factory import BUILT_IN_STORES, InfrastructureFactory
 from retell.persistence.mapper import Mapper
-from retell.persistence.records import Notification, StoredEvent, Tracking
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -10,6 +9,7 @@ from retell.persistence.recorders import (
     Subscription,
     TrackingRecorder,
 )
+from retell.persistence.records import Notification, StoredEvent, Tracking
 from retell.persistence.transcoder import Transcoder
 
 __all__ = [

@@ -56,7 +56,10 @@ class InfrastructureFactory(ABC):
                 f"{error.name!r}, which is not installed.{hint}"
             ) from error
         factory_class: Any = getattr(module, "Factory", None)
-        if not (isinstance(factory_class, type) and issubclass(factory_class, InfrastructureFactory)):
+        is_factory = isinstance(factory_class, type) and issubclass(
+            factory_class, InfrastructureFactory
+        )
+        if not is_factory:
             raise ConfigurationError(
                 f"{env.describe('PERSISTENCE_MODULE')}={name!r}: the module has no Factory "
                 "(a subclass of retell.persistence.InfrastructureFactory), so it is not a store."

@@ -27,7 +27,14 @@ from retell.errors import WaitTimeout
 from retell.persistence.records import Notification, StoredEvent, Tracking
 
 
-class AggregateRecorder(ABC):
+class Recorder(ABC):  # noqa: B024 (close() is an optional hook, not abstract)
+    """Anything that holds a store's resources."""
+
+    def close(self) -> None:
+        """Release connections and threads. The default has nothing to release."""
+
+
+class AggregateRecorder(Recorder):
     """Records events, each at a unique (originator_id, originator_version)."""
 
     @abstractmethod
@@ -49,9 +56,6 @@ class AggregateRecorder(ABC):
         limit: int | None = None,
     ) -> list[StoredEvent]:
         """The aggregate's events with gt < version <= lte, by version (descending if `desc`)."""
-
-    def close(self) -> None:
-        """Release connections and threads. The default has nothing to release."""
 
 
 class ApplicationRecorder(AggregateRecorder):
@@ -169,7 +173,7 @@ class Subscription(Iterator[Notification]):
         self.stop()
 
 
-class TrackingRecorder(ABC):
+class TrackingRecorder(Recorder):
     """Records, per leader application, the last position a follower has processed.
 
     Positions only move forward: recording a position at or below the current one

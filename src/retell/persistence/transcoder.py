@@ -174,13 +174,15 @@ class Transcoder:
             version = int(data[len(_VERSION_PREFIX) : data.index(b",", len(_VERSION_PREFIX))])
         try:
             if version == cls.class_version:
-                return self._decode_current(cls, codec, data)
+                event: DomainEvent = self._decode_current(cls, codec, data)
+                return event
             if version > cls.class_version:
                 raise TranscodingError(
                     f"a stored {cls.__qualname__} event has class_version {version}, newer "
                     f"than this code's {cls.class_version}: run the newer code to read it."
                 )
-            return self._decode_via_dict(cls, codec, data, version)
+            event = self._decode_via_dict(cls, codec, data, version)
+            return event
         except (msgspec.ValidationError, msgspec.DecodeError, KeyError, TypeError) as error:
             raise TranscodingError(
                 f"cannot read a stored {cls.__qualname__} event: {error}. If the class "
