@@ -332,4 +332,3 @@ def _make_trigger(
     trigger.__wrapped__ = func  # type: ignore[attr-defined]
     trigger.event_class = event_class  # type: ignore[attr-defined]
     return trigger
-

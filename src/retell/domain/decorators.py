@@ -117,9 +117,7 @@ def event(spec: Any = None) -> Any:
     if inspect.isfunction(spec):
         return EventDecorator(spec, None)
     if spec is not None and not isinstance(spec, str | type):
-        raise EventError(
-            f"@event takes an event class name (str) or an event class, not {spec!r}"
-        )
+        raise EventError(f"@event takes an event class name (str) or an event class, not {spec!r}")
 
     def decorate(func: F) -> F:
         return EventDecorator(func, spec)  # type: ignore[return-value]

@@ -47,8 +47,20 @@ _PRECISE_LEAVES: frozenset[Any] = frozenset(
     {str, int, float, bool, NoneType, bytes, UUID, datetime, date, time, Decimal}
 )
 _BUILTIN_TAGS = frozenset(
-    {"uuid", "datetime", "date", "time", "decimal", "tuple", "set", "frozenset", "bytes",
-     "dict", "enum", "object"}
+    {
+        "uuid",
+        "datetime",
+        "date",
+        "time",
+        "decimal",
+        "tuple",
+        "set",
+        "frozenset",
+        "bytes",
+        "dict",
+        "enum",
+        "object",
+    }
 )
 
 
@@ -161,9 +173,7 @@ class Transcoder:
                 else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             )
             return {_TAG: "object", "c": get_topic(cls), "v": self._tag(fields)}
-        raise TypeError(
-            f"{cls.__qualname__} values are not supported in loosely typed fields"
-        )
+        raise TypeError(f"{cls.__qualname__} values are not supported in loosely typed fields")
 
     # Decoding
 
@@ -294,9 +304,10 @@ class Transcoder:
             args = [a for a in typing.get_args(tp) if a is not Ellipsis]
             if origin in (typing.Union, UnionType):
                 # Unions of several container or object types are ambiguous in JSON.
-                return all(self._is_precise(a, seen) for a in args) and sum(
-                    a not in _PRECISE_LEAVES for a in args
-                ) <= 1
+                return (
+                    all(self._is_precise(a, seen) for a in args)
+                    and sum(a not in _PRECISE_LEAVES for a in args) <= 1
+                )
             if origin in (list, set, frozenset, tuple, dict):
                 return bool(args) and all(self._is_precise(a, seen) for a in args)
             return False
