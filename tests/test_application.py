@@ -128,7 +128,7 @@ def test_snapshots_alone_rebuild_the_aggregate() -> None:
     assert app.snapshots is not None
     # Prove the snapshot is used: remove the events it covers from the event store.
     recorder: Any = app.events.recorder
-    stream = recorder._streams[dog_id]
+    stream = recorder._streams[dog_id.int]
     stream.events, stream.versions = [], []
     dog = app.repository.get(dog_id)
     assert (dog.tricks, dog.version, dog.name) == (["a", "b"], 3, "Fido")

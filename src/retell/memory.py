@@ -37,7 +37,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._streams: dict[UUID, _Stream] = {}
+        self._streams: dict[int, _Stream] = {}  # by UUID.int: UUID.__hash__ is slow
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         with self._lock:
@@ -46,10 +46,10 @@ class MemoryAggregateRecorder(AggregateRecorder):
         return None
 
     def _check_versions(self, stored_events: Sequence[StoredEvent]) -> None:
-        seen: set[tuple[UUID, int]] = set()
+        seen: set[tuple[int, int]] = set()
         for event in stored_events:
-            key = (event.originator_id, event.originator_version)
-            stream = self._streams.get(event.originator_id)
+            key = (event.originator_id.int, event.originator_version)
+            stream = self._streams.get(key[0])
             taken = key in seen
             if stream is not None and not taken:
                 i = bisect_left(stream.versions, event.originator_version)
@@ -64,9 +64,9 @@ class MemoryAggregateRecorder(AggregateRecorder):
 
     def _append(self, records: Sequence[StoredEvent]) -> None:
         for record in records:
-            stream = self._streams.get(record.originator_id)
+            stream = self._streams.get(record.originator_id.int)
             if stream is None:
-                stream = self._streams[record.originator_id] = _Stream()
+                stream = self._streams[record.originator_id.int] = _Stream()
             if not stream.versions or stream.versions[-1] < record.originator_version:
                 stream.versions.append(record.originator_version)
                 stream.events.append(record)
@@ -85,7 +85,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
         limit: int | None = None,
     ) -> list[StoredEvent]:
         with self._lock:
-            stream = self._streams.get(originator_id)
+            stream = self._streams.get(originator_id.int)
             if stream is None:
                 return []
             lo = 0 if gt is None else bisect_right(stream.versions, gt)

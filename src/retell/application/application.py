@@ -82,17 +82,20 @@ class Application:
     def _save(self, aggregates: Sequence[Aggregate], **insert_kwargs: Any) -> list[Recording]:
         events: list[AggregateEvent] = []
         for aggregate in aggregates:
-            if not isinstance(aggregate, Aggregate):
+            try:
+                events += aggregate._pending_events
+            except AttributeError:
                 raise RetellError(
                     f"{type(self).__name__}.save() takes aggregates, not {aggregate!r}"
-                )
-            events.extend(aggregate._pending_events)
+                ) from None
         recordings = self.events.put(events, **insert_kwargs)
+        cache, snapshots = self.repository.cache, self.snapshots
         for aggregate in aggregates:
             saved = len(aggregate._pending_events)
             aggregate._pending_events = []
-            self.repository.cache_saved(aggregate)
-            if self.snapshots is not None and self._snapshot_due(aggregate, saved):
+            if cache is not None:
+                self.repository.cache_saved(aggregate)
+            if snapshots is not None and self._snapshot_due(aggregate, saved):
                 self._put_snapshot(aggregate)
         return recordings
 

@@ -51,9 +51,8 @@ class EventStore:
         desc: bool = False,
         limit: int | None = None,
     ) -> list[DomainEvent]:
-        to_domain = self.mapper.to_domain_event
         stored = self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
-        return [to_domain(s) for s in stored]
+        return self.mapper.to_domain_events(stored)
 
 
 class LRUCache:
@@ -92,8 +91,12 @@ class Repository:
         self.snapshots = snapshots
         self.cache = LRUCache(cache_maxsize) if cache_maxsize > 0 else None
 
-    def get(self, aggregate_id: UUID, version: int | None = None) -> Aggregate:
-        """The aggregate as of its latest version, or as of `version`."""
+    def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        """The aggregate as of its latest version, or as of `version`.
+
+        Typed `Any` so that ``dog: Dog = repository.get(dog_id)`` type-checks: an id
+        alone cannot tell a type checker which aggregate class comes back.
+        """
         if version is None and self.cache is not None:
             cached = self.cache.get(aggregate_id)
             if cached is not None:

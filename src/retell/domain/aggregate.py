@@ -21,6 +21,7 @@ from retell.domain.events import (
     AggregateCreated,
     AggregateEvent,
     Snapshot,
+    positional_start,
     utcnow,
 )
 from retell.errors import EventError
@@ -78,6 +79,7 @@ class Aggregate(metaclass=AggregateMeta):
     _created_class: ClassVar[type[AggregateCreated]] = AggregateCreated
     _init_body: ClassVar[Callable[..., Any] | None] = None
     _init_fields: ClassVar[tuple[str, ...]] = ()
+    _init_start: ClassVar[int] = -1
     _init_binder: ClassVar[ArgumentBinder | None] = None
     _create_id_params: ClassVar[tuple[str, ...]] = ()
 
@@ -225,9 +227,11 @@ class _AggregateClassBuilder:
             cls._init_binder = binder
             cls._init_fields = binder.names
             self.check_fields_match(created, binder.names)
+            cls._init_start = positional_start(created, binder.names, binder.positional)
         else:
             cls._init_binder = None
             cls._init_fields = ()
+            cls._init_start = -1
 
     def created_class_for(self, decorator: EventDecorator) -> type[AggregateCreated]:
         if isinstance(decorator.spec, type):
@@ -317,6 +321,7 @@ class _AggregateClassBuilder:
             event_class = _event_subclass(cls, event_name, (cls.Event,), self.checked_fields(func))
         event_class._apply_body = func
         event_class._apply_fields = binder.names
+        event_class._apply_start = positional_start(event_class, binder.names, binder.positional)
         setattr(cls, name, _make_trigger(func, binder, event_class))
 
 

@@ -30,6 +30,29 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def call_body(
+    body: Callable[..., Any], aggregate: Any, event: Any, fields: tuple[str, ...], start: int
+) -> None:
+    """Run a decorated method's body with the event's values for its arguments."""
+    if start >= 0:
+        body(aggregate, *msgspec.structs.astuple(event)[start:])
+    else:
+        body(aggregate, **{name: getattr(event, name) for name in fields})
+
+
+def positional_start(
+    event_class: type, names: tuple[str, ...], positional: tuple[str, ...]
+) -> int:
+    """Where a body's arguments start among the class's fields, if it can be called positionally.
+
+    -1 when it cannot: keyword-only arguments, or fields in another order.
+    """
+    fields: tuple[str, ...] = event_class.__struct_fields__  # type: ignore[attr-defined]
+    if names != positional or fields[len(fields) - len(positional) :] != positional:
+        return -1
+    return len(fields) - len(positional)
+
+
 class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     """Something that happened to aggregate `originator_id`, making it `originator_version`.
 
@@ -47,6 +70,8 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         register_topic(get_topic(cls), cls)
+        # A subclass may add fields: it must not inherit its parent's call plan.
+        cls._apply_start = -1  # type: ignore[attr-defined]
 
     @classmethod
     def upcast(cls, state: dict[str, Any], from_version: int) -> None:
@@ -67,16 +92,23 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
     """An event that changes an existing aggregate (``Aggregate.Event``)."""
 
     # Set on classes made by @event: the decorated method's body and its argument
-    # names, which together are the event's apply().
+    # names, which together are the event's apply(). When the arguments are the
+    # class's last fields, in order, `_apply_start` is where they start, and the body
+    # is called positionally from astuple(), the fastest way to read a Struct.
     _apply_body: ClassVar[Callable[..., Any] | None] = None
     _apply_fields: ClassVar[tuple[str, ...]] = ()
+    _apply_start: ClassVar[int] = -1
 
     def apply(self, aggregate: Any) -> None:
         """Change the aggregate's state. Override it, or let @event use the method body."""
         cls = type(self)
         body = cls._apply_body
         if body is not None:
-            body(aggregate, **{name: getattr(self, name) for name in cls._apply_fields})
+            start = cls._apply_start
+            if start >= 0:  # inlined call_body(): this runs for every event replayed
+                body(aggregate, *msgspec.structs.astuple(self)[start:])
+            else:
+                body(aggregate, **{name: getattr(self, name) for name in cls._apply_fields})
 
     def mutate(self, aggregate: Aggregate | None) -> Aggregate:
         """Apply this event to `aggregate` and advance its version; returns the aggregate."""
@@ -92,7 +124,7 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
                 f"{self.originator_id}, but the aggregate is at version {aggregate._version}: "
                 f"only version {aggregate._version + 1} can follow."
             )
-        if self.originator_id != aggregate._id:
+        if self.originator_id.int != aggregate._id.int:
             raise EventError(
                 f"{type(self).__qualname__} belongs to aggregate {self.originator_id}, "
                 f"not to {aggregate._id}."
@@ -113,7 +145,8 @@ class AggregateCreated(AggregateEvent, frozen=True, kw_only=True):
         cls = type(aggregate)
         init = cls._init_body
         if init is not None:
-            init(aggregate, **{name: getattr(self, name) for name in cls._init_fields})
+            start = cls._init_start if type(self) is cls._created_class else -1
+            call_body(init, aggregate, self, cls._init_fields, start)
 
     def mutate(self, aggregate: Aggregate | None) -> Aggregate:
         if aggregate is not None:

@@ -5,6 +5,8 @@ Order out: transcode, then compress, then encrypt; in: the reverse.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from retell.cipher import Cipher
 from retell.compressor import Compressor
 from retell.domain.events import DomainEvent
@@ -26,6 +28,7 @@ class Mapper:
         self.compressor = compressor
         self.cipher = cipher
         self._topics: dict[type, str] = {}
+        self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {}
 
     def to_stored_event(self, event: DomainEvent) -> StoredEvent:
         cls = type(event)
@@ -40,9 +43,21 @@ class Mapper:
         return StoredEvent(event.originator_id, event.originator_version, topic, data)
 
     def to_domain_event(self, stored: StoredEvent) -> DomainEvent:
-        data = stored.state
-        if self.cipher is not None:
-            data = self.cipher.decrypt(data)
-        if self.compressor is not None:
-            data = self.compressor.decompress(data)
-        return self.transcoder.decode(resolve_topic(stored.topic), data)
+        return self.to_domain_events([stored])[0]
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[DomainEvent]:
+        """Decode many at once: replaying an aggregate is this loop, so it is kept tight."""
+        decoders, cipher, compressor = self._decoders, self.cipher, self.compressor
+        events = []
+        for stored in stored_events:
+            data = stored.state
+            if cipher is not None:
+                data = cipher.decrypt(data)
+            if compressor is not None:
+                data = compressor.decompress(data)
+            decode = decoders.get(stored.topic)
+            if decode is None:
+                decode = self.transcoder.decoder_for(resolve_topic(stored.topic))
+                decoders[stored.topic] = decode
+            events.append(decode(data))
+        return events

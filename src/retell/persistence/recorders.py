@@ -104,6 +104,8 @@ class ApplicationRecorder(AggregateRecorder):
 
     def notify_subscribers(self) -> None:
         """Wake this process's subscriptions: call it after a commit that added events."""
+        if not self._subscriptions:
+            return
         with self._subscriptions_lock:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:

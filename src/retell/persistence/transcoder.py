@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import enum
+import functools
 import typing
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -99,14 +100,20 @@ class Transcoder:
     ) -> None:
         """Teach the transcoder a type: `encode` turns a value into JSON-able data, `decode` back.
 
-        `name` is stored with values in loosely typed fields: keep it stable.
+        `name` is stored with values in loosely typed fields: keep it stable. Register
+        types before the first event is encoded or decoded (in
+        `Application.register_transcodings`), since decoding plans are made once.
         """
+        if self._codecs:
+            raise TranscodingError(
+                f"register {cls.__qualname__} before the transcoder is used: override "
+                "Application.register_transcodings() to register types."
+            )
         if name in _BUILTIN_TAGS:
             raise TranscodingError(f"{name!r} is a built-in type name: choose another name")
         custom = _CustomType(name, encode, decode)
         self._custom[cls] = custom
         self._custom_by_name[name] = custom
-        self._codecs.clear()
 
     # Encoding
 
@@ -176,6 +183,29 @@ class Transcoder:
         raise TypeError(f"{cls.__qualname__} values are not supported in loosely typed fields")
 
     # Decoding
+
+    def decoder_for(self, cls: type[DomainEvent]) -> Callable[[bytes], DomainEvent]:
+        """A function that decodes `cls` events: the typed decoder itself where it can be.
+
+        Replays call it once per event, so the common case (current class version,
+        precise types) goes straight to msgspec.
+        """
+        codec = self._codec(cls)
+        if codec.decoder is None or cls.class_version != 1:
+            return functools.partial(self.decode, cls)
+        typed = codec.decoder.decode
+        decode = self.decode
+
+        def decode_current(data: bytes) -> DomainEvent:
+            if data.startswith(_VERSION_PREFIX):
+                return decode(cls, data)  # stored by a newer class: decode() says so
+            try:
+                event: DomainEvent = typed(data)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return decode(cls, data)  # raises the error that explains it
+            return event
+
+        return decode_current
 
     def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent:
         codec = self._codec(cls)

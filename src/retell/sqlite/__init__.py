@@ -1,0 +1,113 @@
+"""The SQLite store (``PERSISTENCE_MODULE=retell.sqlite``).
+
+Settings (each may carry the application's prefix, ``DOGSCHOOL_SQLITE_DBNAME``):
+
+- ``SQLITE_DBNAME``: the database file (made if missing), or ``:memory:``.
+- ``SQLITE_LOCK_TIMEOUT``: seconds a write waits for another's to end (default 5).
+- ``SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL`` (faster commits that a power
+  cut, not a crash of the application, may undo).
+- ``CREATE_TABLE``: ``y`` (default) creates missing tables; ``n`` requires them to exist.
+
+Each application has its own tables, named after it (``dogschool_events``,
+``dogschool_snapshots``, ``dogschool_tracking``), so many applications can share one
+file. Why the log of a file database can be trusted by readers of other processes
+is told in `retell.sqlite.database` and docs/stores/sqlite.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TypeVar
+
+from retell.config import Environment
+from retell.persistence.factory import InfrastructureFactory, Purpose
+from retell.sqlite.database import SQLiteDatabase
+from retell.sqlite.recorders import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteProcessRecorder,
+    SQLiteTrackingRecorder,
+)
+from retell.sqlite.schema import SCHEMA_VERSION, Table, prepare_tables, schema_version
+from retell.sqlite.settings import SQLiteSettings, TableNames
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Factory",
+    "SQLiteAggregateRecorder",
+    "SQLiteApplicationRecorder",
+    "SQLiteDatabase",
+    "SQLiteProcessRecorder",
+    "SQLiteSettings",
+    "SQLiteTrackingRecorder",
+    "TableNames",
+    "schema_version",
+]
+
+R = TypeVar("R", bound=SQLiteAggregateRecorder | SQLiteTrackingRecorder)
+
+
+class Factory(InfrastructureFactory):
+    """Makes SQLite recorders that share one database (connections, write lock).
+
+    The settings are checked when the factory is made; the database is opened, and
+    the tables made, when the first recorder is.
+    """
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(env)
+        self.settings = SQLiteSettings.from_env(env)
+        self._database: SQLiteDatabase | None = None
+        self._lock = threading.Lock()
+
+    def aggregate_recorder(self, purpose: Purpose = "events") -> SQLiteAggregateRecorder:
+        tables = self.settings.tables
+        if purpose == "snapshots":
+            table = Table.snapshots(tables.snapshots)
+        else:
+            table = Table.events(tables.events)
+        return self._recorder(SQLiteAggregateRecorder, [table], events_table=table.name)
+
+    def application_recorder(self) -> SQLiteApplicationRecorder:
+        events = self.settings.tables.events
+        return self._recorder(
+            SQLiteApplicationRecorder, [Table.events(events)], events_table=events
+        )
+
+    def tracking_recorder(self) -> SQLiteTrackingRecorder:
+        tracking = self.settings.tables.tracking
+        return self._recorder(
+            SQLiteTrackingRecorder, [Table.tracking(tracking)], tracking_table=tracking
+        )
+
+    def process_recorder(self) -> SQLiteProcessRecorder:
+        tables = self.settings.tables
+        return self._recorder(
+            SQLiteProcessRecorder,
+            [Table.events(tables.events), Table.tracking(tables.tracking)],
+            events_table=tables.events,
+            tracking_table=tables.tracking,
+        )
+
+    def _recorder(self, cls: type[R], tables: Sequence[Table], **table_names: str) -> R:
+        """A recorder of `cls` on the factory's database, once its tables are ready."""
+        database = self._open()
+        database.attach()  # so that a failure below closes a database no one else uses
+        try:
+            prepare_tables(database, tables, create=self.settings.create_table)
+            return cls(database, **table_names)
+        finally:
+            database.detach()
+
+    def _open(self) -> SQLiteDatabase:
+        with self._lock:
+            if self._database is None or self._database.closed:
+                self._database = SQLiteDatabase(self.settings)
+            return self._database
+
+    def close(self) -> None:
+        """Close the database's connections, even if recorders still hold it."""
+        with self._lock:
+            if self._database is not None:
+                self._database.close()

@@ -1,0 +1,236 @@
+"""The SQLite recorders: each call is one statement, or one short write transaction.
+
+Aggregate ids are stored as 16-byte BLOBs (half the size of hex text, so a smaller
+index, and no parsing when read back). `select_events` does not read the id back at
+all: it is the id that was asked for.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from retell.errors import ConcurrencyError, IntegrityError
+from retell.persistence.recorders import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    ProcessRecorder,
+    TrackingRecorder,
+)
+from retell.persistence.records import Notification, StoredEvent, Tracking
+from retell.sqlite.database import SQLiteDatabase
+
+_MIN = -(2**63)
+_MAX = 2**63 - 1
+"""SQLite's integer range: the bounds of a query that has none (one statement serves all)."""
+
+_COLUMNS = "originator_id, originator_version, topic, state"
+
+
+class _Statements:
+    """The SQL of the recorders, written once per recorder with its table names."""
+
+    def __init__(self, events: str, tracking: str) -> None:
+        self.insert_events = f"INSERT INTO {events} ({_COLUMNS}) VALUES (?, ?, ?, ?)"
+        where = "originator_id = ? AND originator_version > ? AND originator_version <= ?"
+        select = f"SELECT originator_version, topic, state FROM {events} WHERE {where}"
+        self.select_events = f"{select} ORDER BY originator_version LIMIT ?"
+        self.select_events_desc = f"{select} ORDER BY originator_version DESC LIMIT ?"
+        self.version_taken = (
+            f"SELECT 1 FROM {events} WHERE originator_id = ? AND originator_version = ?"
+        )
+        self._notifications = (
+            f"SELECT notification_id, {_COLUMNS} FROM {events} "
+            "WHERE notification_id >= ? AND notification_id <= ?{topics} "
+            "ORDER BY notification_id LIMIT ?"
+        )
+        self._notifications_by_topics: dict[int, str] = {}
+        self.max_notification_id = f"SELECT max(notification_id) FROM {events}"
+        self.upsert_tracking = (
+            f"INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
+            f"excluded.notification_id WHERE {tracking}.notification_id < excluded.notification_id"
+        )
+        self.select_tracking = f"SELECT notification_id FROM {tracking} WHERE application_name = ?"
+
+    def select_notifications(self, topics: int) -> str:
+        """The query for a page of the log, filtered by `topics` topics if above zero."""
+        statement = self._notifications_by_topics.get(topics)
+        if statement is None:
+            where = f" AND topic IN ({', '.join('?' * topics)})" if topics else ""
+            statement = self._notifications.format(topics=where)
+            self._notifications_by_topics[topics] = statement
+        return statement
+
+
+class _SQLiteRecorder:
+    """What every SQLite recorder has: the database, held (attached) until `close`."""
+
+    def __init__(
+        self, database: SQLiteDatabase, *, events_table: str = "", tracking_table: str = ""
+    ) -> None:
+        super().__init__()
+        self.database = database
+        self.events_table = events_table
+        self.tracking_table = tracking_table
+        self._sql = _Statements(events_table, tracking_table)
+        self._closed = False
+        database.attach()
+
+    def close(self) -> None:
+        """Let go of the database; the last recorder of a factory to go closes it."""
+        if not self._closed:
+            self._closed = True
+            self.database.detach()
+
+
+class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
+    """Events (or snapshots) by aggregate and version, in the table `events_table`."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        with self.database.transaction() as connection:
+            self._insert(connection, stored_events)
+        return None
+
+    def _insert(
+        self, connection: sqlite3.Connection, stored_events: Sequence[StoredEvent]
+    ) -> sqlite3.Cursor:
+        """Insert in the caller's transaction: one statement, batched for several events."""
+        rows = [
+            (e.originator_id.bytes, e.originator_version, e.topic, e.state) for e in stored_events
+        ]
+        try:
+            if len(rows) == 1:
+                return connection.execute(self._sql.insert_events, rows[0])
+            return connection.executemany(self._sql.insert_events, rows)
+        except sqlite3.IntegrityError as error:
+            raise self._conflict(connection, stored_events, error) from error
+
+    def _conflict(
+        self,
+        connection: sqlite3.Connection,
+        stored_events: Sequence[StoredEvent],
+        error: sqlite3.IntegrityError,
+    ) -> IntegrityError:
+        """Which event's version was taken. Rolls back first: the batch's own rows must go."""
+        connection.rollback()
+        seen: set[tuple[UUID, int]] = set()
+        for event in stored_events:
+            key = (event.originator_id, event.originator_version)
+            parameters = (event.originator_id.bytes, event.originator_version)
+            if key in seen or connection.execute(self._sql.version_taken, parameters).fetchone():
+                return ConcurrencyError(
+                    f"aggregate {event.originator_id} already has a version "
+                    f"{event.originator_version}: it was changed since it was read. Get it "
+                    "again and retry."
+                )
+            seen.add(key)
+        return IntegrityError(f"the events could not be recorded in {self.events_table}: {error}")
+
+    def select_events(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        rows = self.database.read(
+            self._sql.select_events_desc if desc else self._sql.select_events,
+            (
+                originator_id.bytes,
+                _MIN if gt is None else gt,
+                _MAX if lte is None else lte,
+                -1 if limit is None else limit,  # SQLite: a negative LIMIT is no limit
+            ),
+        )
+        return [StoredEvent(originator_id, v, topic, state) for v, topic, state in rows]
+
+
+class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
+    """Events whose rowids, given out under the write lock, are the notification ids."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        with self.database.transaction() as connection:
+            ids = self._insert_notifications(connection, stored_events)
+        if ids:
+            self.notify_subscribers()
+        return ids
+
+    def _insert_notifications(
+        self, connection: sqlite3.Connection, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """Insert, and say which ids the rows got: consecutive ones, as one writer holds the
+        lock and the table gives each new row the highest id so far plus one."""
+        if not stored_events:
+            return []
+        last: Any = self._insert(connection, stored_events).lastrowid
+        if len(stored_events) > 1:  # executemany does not report it
+            (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
+        return list(range(last - len(stored_events) + 1, last + 1))
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        if limit <= 0:
+            return []  # SQLite would read a negative limit as none
+        first = _MIN if start is None else start if inclusive_of_start else min(start + 1, _MAX)
+        last = _MAX if stop is None else stop
+        rows = self.database.read(
+            self._sql.select_notifications(len(topics)), (first, last, *topics, limit)
+        )
+        return [
+            Notification(UUID(bytes=originator_id), version, topic, state, notification_id)
+            for notification_id, originator_id, version, topic, state in rows
+        ]
+
+    def max_notification_id(self) -> int | None:
+        rows = self.database.read(self._sql.max_notification_id, ())
+        result: int | None = rows[0][0]
+        return result
+
+
+class SQLiteTrackingRecorder(_SQLiteRecorder, TrackingRecorder):
+    """One row per leader: the last position processed, only ever raised."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.database.transaction() as connection:
+            self._insert_tracking(connection, tracking)
+
+    def _insert_tracking(self, connection: sqlite3.Connection, tracking: Tracking) -> None:
+        """Raise the leader's position in the caller's transaction, or refuse if not higher."""
+        name, position = tracking.application_name, tracking.notification_id
+        if connection.execute(self._sql.upsert_tracking, (name, position)).rowcount == 0:
+            (last,) = connection.execute(self._sql.select_tracking, (name,)).fetchone()
+            raise IntegrityError(
+                f"position {position} of {name!r} is at or below the last one processed "
+                f"({last}): it was processed already."
+            )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        rows = self.database.read(self._sql.select_tracking, (application_name,))
+        return int(rows[0][0]) if rows else None
+
+
+class SQLiteProcessRecorder(SQLiteApplicationRecorder, SQLiteTrackingRecorder, ProcessRecorder):
+    """A follower's new events and its tracking position, in one transaction."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, tracking: Tracking | None = None
+    ) -> Sequence[int]:
+        with self.database.transaction() as connection:
+            if tracking is not None:
+                self._insert_tracking(connection, tracking)
+            ids = self._insert_notifications(connection, stored_events)
+        if ids:
+            self.notify_subscribers()
+        return ids

@@ -1,0 +1,130 @@
+"""The tables: how each is made, and the record of which schema version it has.
+
+Every table retell makes gets a row in ``retell_schema_versions`` (table name, version),
+written in the transaction that creates the table. A later release that changes a
+table reads the row to know what to migrate from; this release refuses a table that a
+newer release has migrated, instead of misreading it.
+
+Creation is idempotent (``CREATE TABLE IF NOT EXISTS`` inside ``BEGIN IMMEDIATE``), so
+any number of processes may start at once on one file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from retell.errors import NotSupportedError
+from retell.sqlite.database import SQLiteDatabase
+from retell.sqlite.errors import missing_table
+
+SCHEMA_VERSION = 1
+VERSIONS_TABLE = "retell_schema_versions"
+
+_VERSIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {VERSIONS_TABLE} ("
+    "table_name TEXT PRIMARY KEY, "
+    "version INTEGER NOT NULL"
+    ") WITHOUT ROWID"
+)
+
+# The rowid is the notification id. AUTOINCREMENT: an id is never given out twice, not
+# even after the newest event was deleted, so a reader's position stays trustworthy.
+_EVENTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {table} ("
+    "notification_id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "originator_id BLOB NOT NULL, "
+    "originator_version INTEGER NOT NULL, "
+    "topic TEXT NOT NULL, "
+    "state BLOB NOT NULL, "
+    "UNIQUE (originator_id, originator_version)"
+    ")"
+)
+
+# Snapshots have no log position: the aggregate's key is the table's own order.
+_SNAPSHOTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS {table} ("
+    "originator_id BLOB NOT NULL, "
+    "originator_version INTEGER NOT NULL, "
+    "topic TEXT NOT NULL, "
+    "state BLOB NOT NULL, "
+    "PRIMARY KEY (originator_id, originator_version)"
+    ") WITHOUT ROWID"
+)
+
+_TRACKING_DDL = (
+    "CREATE TABLE IF NOT EXISTS {table} ("
+    "application_name TEXT PRIMARY KEY, "
+    "notification_id INTEGER NOT NULL"
+    ") WITHOUT ROWID"
+)
+
+
+class Table(NamedTuple):
+    """A table's name and the statement that creates it."""
+
+    name: str
+    ddl: str
+
+    @classmethod
+    def events(cls, name: str) -> Table:
+        return cls(name, _EVENTS_DDL.format(table=name))
+
+    @classmethod
+    def snapshots(cls, name: str) -> Table:
+        return cls(name, _SNAPSHOTS_DDL.format(table=name))
+
+    @classmethod
+    def tracking(cls, name: str) -> Table:
+        return cls(name, _TRACKING_DDL.format(table=name))
+
+
+def prepare_tables(database: SQLiteDatabase, tables: Sequence[Table], *, create: bool) -> None:
+    """Create the tables that are missing (or, if not `create`, insist that they exist)."""
+    if create:
+        with database.transaction() as connection:
+            connection.execute(_VERSIONS_DDL)
+            for table in tables:
+                _create(connection, table)
+    else:
+        for table in tables:
+            _check_exists(database, table)
+    for table in tables:
+        _check_version(database, table)
+
+
+def _create(connection: sqlite3.Connection, table: Table) -> None:
+    connection.execute(table.ddl)
+    connection.execute(
+        f"INSERT OR IGNORE INTO {VERSIONS_TABLE} (table_name, version) VALUES (?, ?)",
+        (table.name, SCHEMA_VERSION),
+    )
+
+
+def _check_exists(database: SQLiteDatabase, table: Table) -> None:
+    if not _exists(database, table.name):
+        raise missing_table(table.name, database.settings)
+
+
+def _exists(database: SQLiteDatabase, table: str) -> bool:
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return bool(database.read(query, (table,)))
+
+
+def schema_version(database: SQLiteDatabase, table: str) -> int | None:
+    """The schema version recorded for `table`; None if there is no record of it."""
+    if not _exists(database, VERSIONS_TABLE):
+        return None
+    rows = database.read(f"SELECT version FROM {VERSIONS_TABLE} WHERE table_name = ?", (table,))
+    return int(rows[0][0]) if rows else None
+
+
+def _check_version(database: SQLiteDatabase, table: Table) -> None:
+    version = schema_version(database, table.name)
+    if version is not None and version > SCHEMA_VERSION:
+        raise NotSupportedError(
+            f"the table {table.name!r} in {database.settings.dbname!r} has schema version "
+            f"{version}, made by a newer release of retell than this one (which knows "
+            f"version {SCHEMA_VERSION}): upgrade retell."
+        )
