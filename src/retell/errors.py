@@ -12,6 +12,9 @@ handles `OperationalError` works the same on each of them::
     ├── TranscodingError            a value that cannot be encoded, or bytes that cannot be decoded
     ├── CipherError                 a wrong key, or a record whose bytes were tampered with
     ├── WaitTimeout                 waiting for a position that did not arrive in time
+    ├── SystemDefinitionError       a System whose pipes do not make sense (a cycle, say)
+    ├── RunnerError                 a runner used wrongly (started twice, unknown application)
+    ├── PolicyError                 a process application's policy raised (names the event)
     └── PersistenceError
         ├── InterfaceError          the store's client library was used wrongly
         └── DatabaseError
@@ -60,6 +63,34 @@ class CipherError(RetellError):
 
 class WaitTimeout(RetellError, TimeoutError):
     """A wait for a tracking or notification position ran out of time."""
+
+
+class SystemDefinitionError(RetellError):
+    """A System's pipes do not describe a valid flow of events between applications."""
+
+
+class RunnerError(RetellError):
+    """A runner was used wrongly: started twice, or asked for an application it lacks."""
+
+
+class PolicyError(RetellError):
+    """A follower's policy raised while processing an upstream event.
+
+    Nothing the policy did was recorded; the follower's position stays before the
+    event, so it is processed again once the cause is fixed.
+    """
+
+    def __init__(
+        self, follower: str, leader: str, position: int, event: object, cause: BaseException
+    ) -> None:
+        self.follower = follower
+        self.leader = leader
+        self.position = position
+        self.event = event
+        super().__init__(
+            f"{follower} failed to process position {position} of {leader} "
+            f"({type(event).__qualname__}): {type(cause).__name__}: {cause}"
+        )
 
 
 class PersistenceError(RetellError):

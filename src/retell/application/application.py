@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
@@ -55,6 +55,8 @@ class Application:
             self.notification_log = NotificationLog(
                 self.recorder, self.notification_log_section_size
             )
+            # Runners register here to hear of each save made through this object.
+            self.after_save: list[Callable[[Application, list[Recording]], None]] = []
         except BaseException:
             self.factory.close()
             raise
@@ -97,6 +99,8 @@ class Application:
                 self.repository.cache_saved(aggregate)
             if snapshots is not None and self._snapshot_due(aggregate, saved):
                 self._put_snapshot(aggregate)
+        for listener in self.after_save:
+            listener(self, recordings)
         return recordings
 
     def _snapshot_due(self, aggregate: Aggregate, saved: int) -> bool:

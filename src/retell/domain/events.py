@@ -53,8 +53,14 @@ def positional_start(
     return len(fields) - len(positional)
 
 
-class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Something that happened to aggregate `originator_id`, making it `originator_version`.
+
+    `correlation_id` and `causation_id` are set on events that a process application's
+    policy records: the causation is the upstream event's identity
+    (``"<originator_id>/<originator_version>"``), the correlation that of the command's
+    first event, carried along a whole chain. Events of a command have neither (their
+    own identity is their correlation), and they cost no bytes when unset.
 
     `class_version` (1 unless set) is stored with the event. When a class changes
     shape, raise it and add static methods ``upcast_v1_v2(state: dict) -> None``
@@ -64,8 +70,15 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True):
     originator_id: UUID
     originator_version: int
     timestamp: datetime
+    correlation_id: str | None = None
+    causation_id: str | None = None
 
     class_version: ClassVar[int] = 1
+
+    @property
+    def identity(self) -> str:
+        """``"<originator_id>/<originator_version>"``: unique across applications."""
+        return f"{self.originator_id}/{self.originator_version}"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
