@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from retell.errors import ConcurrencyError, IntegrityError
-from retell.persistence.factory import InfrastructureFactory, Purpose
+from retell.persistence.factory import InfrastructureFactory, Purpose, T
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -173,6 +173,10 @@ class MemoryTrackingRecorder(TrackingRecorder):
     def max_tracking_id(self, application_name: str) -> int | None:
         return self._positions.get(application_name)
 
+    def delete_tracking(self, application_name: str) -> None:
+        with self._lock:
+            self._positions.pop(application_name, None)
+
 
 class MemoryProcessRecorder(MemoryApplicationRecorder, MemoryTrackingRecorder, ProcessRecorder):
     def insert_events(
@@ -197,8 +201,11 @@ class Factory(InfrastructureFactory):
     def application_recorder(self) -> ApplicationRecorder:
         return MemoryApplicationRecorder()
 
-    def tracking_recorder(self) -> TrackingRecorder:
-        return MemoryTrackingRecorder()
+    def tracking_recorder(self, recorder_class: type[T] | None = None) -> T | TrackingRecorder:
+        if recorder_class is None:
+            return MemoryTrackingRecorder()
+        self.check_view_class(recorder_class, MemoryTrackingRecorder)
+        return recorder_class()
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryProcessRecorder()

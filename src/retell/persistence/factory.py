@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from retell.cipher import AESCipher, Cipher
 from retell.compressor import Compressor
@@ -29,6 +29,7 @@ BUILT_IN_STORES = ("retell.memory", "retell.sqlite", "retell.postgres", "retell.
 _EXTRAS = {"retell.postgres": "postgres", "retell.django": "django"}
 
 Purpose = Literal["events", "snapshots"]
+T = TypeVar("T", bound=TrackingRecorder)
 
 
 class InfrastructureFactory(ABC):
@@ -109,7 +110,18 @@ class InfrastructureFactory(ABC):
     def application_recorder(self) -> ApplicationRecorder: ...
 
     @abstractmethod
-    def tracking_recorder(self) -> TrackingRecorder: ...
+    def tracking_recorder(self, recorder_class: type[T] | None = None) -> T | TrackingRecorder:
+        """A tracking recorder; `recorder_class` (a view) must subclass this store's own."""
+
+    @staticmethod
+    def check_view_class(recorder_class: type, store_class: type) -> None:
+        """Refuse a view written for another store, with a message that says so."""
+        if not issubclass(recorder_class, store_class):
+            raise ConfigurationError(
+                f"{recorder_class.__qualname__} is not a {store_class.__qualname__}: a view "
+                f"must subclass the tracking recorder of the store it runs on "
+                f"({store_class.__module__}.{store_class.__qualname__})."
+            )
 
     @abstractmethod
     def process_recorder(self) -> ProcessRecorder: ...

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Self
 from uuid import UUID
 
-from retell.errors import WaitTimeout
+from retell.errors import NotSupportedError, WaitTimeout
 from retell.persistence.records import Notification, StoredEvent, Tracking
 
 
@@ -190,6 +190,10 @@ class TrackingRecorder(Recorder):
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int | None:
         """The last position processed of the leader's log; None if nothing was."""
+
+    def delete_tracking(self, application_name: str) -> None:
+        """Forget the position in `application_name`'s log (to rebuild a view from scratch)."""
+        raise NotSupportedError(f"{type(self).__name__} cannot delete tracking positions")
 
     def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
         """Whether the position has been processed (None means nothing to process: True)."""

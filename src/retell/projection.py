@@ -1,0 +1,178 @@
+"""Projections: an application's events, processed into a view built for reading.
+
+A view is a tracking recorder of the store it lives in, extended with the tables
+(or, with Django, the models) it needs. A projection's `process_event` writes to
+the view and records the tracking position in the same transaction, so each event
+is applied exactly once, however often the runner restarts. The view can live in
+another database than the application it projects.
+
+A `ProjectionRunner` runs a projection in a thread: it starts from the view's last
+position and follows the application's log live, through the store's subscription.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from retell.application.application import Application
+from retell.config import Environment
+from retell.domain.events import DomainEvent
+from retell.errors import RetellError, RunnerError
+from retell.persistence.factory import InfrastructureFactory
+from retell.persistence.recorders import Subscription, TrackingRecorder
+from retell.persistence.records import Notification, Tracking
+from retell.topics import get_topic
+
+logger = logging.getLogger("retell.projection")
+
+V = TypeVar("V", bound=TrackingRecorder)
+
+Progress = Callable[[int, int], None]
+"""Called during a rebuild with (position reached, last position of the log)."""
+
+
+class Projection(ABC, Generic[V]):
+    """Processes an application's events into the view `view`.
+
+    Subclasses implement `process_event` (write to the view, with the tracking, in one
+    transaction: the view's own methods do that) and, to support rebuilding,
+    `reset_view` (empty the view's tables).
+    """
+
+    name: ClassVar[str] = "Projection"
+    topics: ClassVar[Sequence[str | type[DomainEvent]]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in vars(cls):
+            cls.name = cls.__name__
+
+    def __init__(self, view: V) -> None:
+        self.view = view
+
+    @abstractmethod
+    def process_event(self, domain_event: DomainEvent, tracking: Tracking) -> None:
+        """Apply one event to the view, recording `tracking` in the same transaction."""
+
+    def reset_view(self) -> None:
+        """Empty the view, so that it can be rebuilt from the first event."""
+        raise RetellError(
+            f"{type(self).__name__} cannot be rebuilt: implement reset_view() to empty its view"
+        )
+
+
+class ProjectionRunner(Generic[V]):
+    """Runs `projection_class` over `application_class`'s events, into a `view_class` view.
+
+    The application's store comes from `env`; the view's store from `env` with keys
+    prefixed by the projection's name (``LEADERBOARD_SQLITE_DBNAME=...``), so a view
+    can live elsewhere, and gets its own table names.
+    """
+
+    def __init__(
+        self,
+        application_class: type[Application],
+        projection_class: type[Projection[V]],
+        view_class: type[V],
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = application_class(env=env)
+        self.factory = InfrastructureFactory.construct(
+            Environment(projection_class.name, application_class.env, os.environ, env)
+        )
+        self.view: V = self.factory.tracking_recorder(view_class)  # type: ignore[assignment]
+        self.projection = projection_class(self.view)
+        self.topics = tuple(
+            t if isinstance(t, str) else get_topic(t) for t in projection_class.topics
+        )
+        self.errors: list[BaseException] = []
+        self._subscription: Subscription | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def leader_name(self) -> str:
+        return self.app.name
+
+    def start(self) -> None:
+        """Catch up from the view's last position, then follow new events in a thread."""
+        if self._thread is not None:
+            raise RunnerError("the projection runner is already started")
+        position = self.view.max_tracking_id(self.leader_name)
+        self._subscription = self.app.recorder.subscribe(gt=position, topics=self.topics)
+        self._thread = threading.Thread(
+            target=self._run, name=f"retell-projection-{self.projection.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self._subscription is not None
+        try:
+            for notification in self._subscription:
+                self._process(notification)
+        except BaseException as error:
+            logger.error("projection %s stopped: %s", self.projection.name, error, exc_info=error)
+            self.errors.append(error)
+
+    def _process(self, notification: Notification) -> None:
+        domain_event = self.app.mapper.to_domain_event(notification)
+        self.projection.process_event(domain_event, Tracking(self.leader_name, notification.id))
+
+    def wait(self, position: int | None, timeout: float = 5.0) -> None:
+        """Block until the view has processed `position` (read-your-writes)."""
+        if self.errors:
+            raise RunnerError(f"the projection stopped: {self.errors[0]}") from self.errors[0]
+        self.view.wait(self.leader_name, position, timeout)
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Empty the view and replay every event into it; returns how many were processed.
+
+        Stops following while it runs, and follows again afterwards if it was.
+        """
+        was_running = self._thread is not None
+        self.stop(close=False)
+        self.projection.reset_view()
+        self.view.delete_tracking(self.leader_name)
+        last = self.app.recorder.max_notification_id() or 0
+        processed, position = 0, 0
+        while True:
+            page = self.app.recorder.select_notifications(
+                position + 1, 500, stop=last, topics=self.topics
+            )
+            if not page:
+                break
+            for notification in page:
+                self._process(notification)
+            processed += len(page)
+            position = page[-1].id
+            if progress is not None:
+                progress(position, last)
+        if progress is not None:
+            progress(last, last)
+        if was_running:
+            self.start()
+        return processed
+
+    def stop(self, close: bool = True) -> None:
+        """Stop following; with `close`, also release the application and the view."""
+        if self._subscription is not None:
+            self._subscription.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._subscription, self._thread = None, None
+        if close:
+            self.view.close()
+            self.factory.close()
+            self.app.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
