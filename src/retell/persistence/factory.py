@@ -15,6 +15,7 @@ from retell.cipher import AESCipher, Cipher
 from retell.compressor import Compressor
 from retell.config import Environment
 from retell.errors import ConfigurationError, TopicError
+from retell.persistence.leases import Lease, ProcessLocalLease
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import (
     AggregateRecorder,
@@ -125,6 +126,14 @@ class InfrastructureFactory(ABC):
 
     @abstractmethod
     def process_recorder(self) -> ProcessRecorder: ...
+
+    def lease(self, name: str) -> Lease:
+        """A lease that lets one worker at a time run the follower `name`.
+
+        The default is exclusive within this process only; stores whose data other
+        processes share override it.
+        """
+        return ProcessLocalLease(name)
 
     def close(self) -> None:
         """Release what the factory holds (connection pools). The default holds nothing."""

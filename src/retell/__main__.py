@@ -1,0 +1,7 @@
+"""``python -m retell``: see `retell.cli`."""
+
+import sys
+
+from retell.cli import main
+
+sys.exit(main())

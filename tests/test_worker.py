@@ -1,0 +1,151 @@
+"""Workers: one active process per follower, takeover when it dies, clean SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retell.errors import RetellError
+from retell.system import Runner
+from retell.system.worker import Worker, follower_status
+from tests.test_system import TrainingSchool
+from tests.worker_system import SlowCounters, system
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "retell.sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "school.db"),
+        "WORKER_LOG": str(tmp_path / "processed.log"),
+    }
+
+
+def processed(tmp_path: Path) -> list[tuple[int, int]]:
+    log = tmp_path / "processed.log"
+    if not log.exists():
+        return []
+    return [(int(p), int(n)) for p, n, _ in (line.split() for line in log.read_text().split("\n") if line)]
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_two_workers_in_one_process_share_a_follower(tmp_path: Path, monkeypatch: Any) -> None:
+    env = sqlite_env(tmp_path)
+    monkeypatch.setenv("WORKER_LOG", env["WORKER_LOG"])
+    first, second = Worker(system, env), Worker(system, env)
+    first.takeover_interval = second.takeover_interval = 0.1
+    first.start()
+    wait_for(lambda: first.states.get("Counters") == "active")
+    second.start()
+    try:
+        school: Any = first.get(TrainingSchool)
+        school.register("Fido")
+        for i in range(10):
+            school.add_trick("Fido", str(i))
+        wait_for(lambda: len(processed(tmp_path)) == 10)
+        assert second.states["Counters"] == "standby"
+        first.stop()
+        wait_for(lambda: second.states.get("Counters") == "active")
+        school = second.get(TrainingSchool)
+        school.add_trick("Fido", "after")
+        wait_for(lambda: len(processed(tmp_path)) == 11)
+        (line,) = second.status()
+        assert (line.position, line.leader_position, line.lag) == (12, 12, 0)
+        assert "lag 0 (active)" in str(line)
+    finally:
+        first.stop()
+        second.stop()
+    positions = [n for _, n in processed(tmp_path)]
+    assert positions == sorted(set(positions)), "an event was processed twice"
+
+
+def test_unknown_follower_names_are_refused() -> None:
+    with pytest.raises(RetellError, match="Nobody: not followers"):
+        Worker(system, {}, ["Nobody"])
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "retell", "run", "tests.worker_system:system", "--log-level", "INFO"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_worker_processes_take_over_and_never_overlap(tmp_path: Path) -> None:
+    env = {**sqlite_env(tmp_path), "WORKER_DELAY": "0.02"}
+    school: Any = TrainingSchool(env=env)
+    school.register("Fido")
+    workers = [start_worker(env) for _ in range(3)]
+    try:
+        for i in range(30):
+            school.add_trick("Fido", str(i))
+        wait_for(lambda: len(processed(tmp_path)) >= 10)
+        active = processed(tmp_path)[-1][0]
+        os.kill(active, signal.SIGKILL)
+        for i in range(30, 60):
+            school.add_trick("Fido", str(i))
+        wait_for(lambda: len({n for _, n in processed(tmp_path)}) == 60, timeout=30)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    lines = processed(tmp_path)
+    positions = [n for _, n in lines]
+    assert sorted(positions) == list(range(2, 62)), "lost or repeated events"
+    # A killed worker may have processed an event whose commit it never made; the
+    # tracking refused its repeat. What committed is in the store, once each:
+    counters = SlowCounters(env=env)
+    assert counters.recorder.max_tracking_id("TrainingSchool") == 61
+    pids = [p for p, _ in lines]
+    changes = sum(1 for a, b in zip(pids, pids[1:], strict=False) if a != b)
+    assert changes <= 2, f"processes alternated: {pids}"
+    survivors = [w for w in workers if w.pid != active]
+    assert all(w.returncode == 0 for w in survivors), [w.stderr.read() for w in survivors if w.stderr]
+
+
+def test_status_command(tmp_path: Path) -> None:
+    env = sqlite_env(tmp_path)
+    school: Any = TrainingSchool(env=env)
+    school.register("Fido")
+    school.add_trick("Fido", "roll")
+    result = subprocess.run(
+        [sys.executable, "-m", "retell", "status", "tests.worker_system:system"],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Counters <- TrainingSchool: at 0 of 2, lag 2" in result.stdout
+    with Runner(system, env) as runner:
+        assert follower_status(runner, ["Counters"])[0].lag == 2
+    bad = subprocess.run(
+        [sys.executable, "-m", "retell", "status", "tests.worker_system:nothing"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "has no 'nothing'" in bad.stderr
