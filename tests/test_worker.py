@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -33,7 +34,8 @@ def processed(tmp_path: Path) -> list[tuple[int, int]]:
     log = tmp_path / "processed.log"
     if not log.exists():
         return []
-    return [(int(p), int(n)) for p, n, _ in (line.split() for line in log.read_text().split("\n") if line)]
+    rows = (line.split() for line in log.read_text().splitlines() if line)
+    return [(int(pid), int(position)) for pid, position, _ in rows]
 
 
 def wait_for(condition: Any, timeout: float = 20.0) -> None:
@@ -78,14 +80,19 @@ def test_unknown_follower_names_are_refused() -> None:
         Worker(system, {}, ["Nobody"])
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+def retell_command(*args: str, env: dict[str, str], **kwargs: Any) -> subprocess.Popen[str]:
+    """``python -m retell ARGS`` in a process of its own, importing this test package."""
     return subprocess.Popen(
-        [sys.executable, "-m", "retell", "run", "tests.worker_system:system", "--log-level", "INFO"],
+        [sys.executable, "-m", "retell", *args],
         cwd=ROOT,
         env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
-        stderr=subprocess.PIPE,
         text=True,
+        **kwargs,
     )
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
+    return retell_command("run", "tests.worker_system:system", env=env, stderr=subprocess.PIPE)
 
 
 @pytest.mark.slow
@@ -119,10 +126,11 @@ def test_worker_processes_take_over_and_never_overlap(tmp_path: Path) -> None:
     counters = SlowCounters(env=env)
     assert counters.recorder.max_tracking_id("TrainingSchool") == 61
     pids = [p for p, _ in lines]
-    changes = sum(1 for a, b in zip(pids, pids[1:], strict=False) if a != b)
+    changes = sum(1 for a, b in itertools.pairwise(pids) if a != b)
     assert changes <= 2, f"processes alternated: {pids}"
     survivors = [w for w in workers if w.pid != active]
-    assert all(w.returncode == 0 for w in survivors), [w.stderr.read() for w in survivors if w.stderr]
+    errors = [w.stderr.read() for w in survivors if w.stderr]
+    assert all(w.returncode == 0 for w in survivors), errors
 
 
 def test_status_command(tmp_path: Path) -> None:
@@ -130,22 +138,11 @@ def test_status_command(tmp_path: Path) -> None:
     school: Any = TrainingSchool(env=env)
     school.register("Fido")
     school.add_trick("Fido", "roll")
-    result = subprocess.run(
-        [sys.executable, "-m", "retell", "status", "tests.worker_system:system"],
-        cwd=ROOT,
-        env={**os.environ, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "Counters <- TrainingSchool: at 0 of 2, lag 2" in result.stdout
+    status = retell_command("status", "tests.worker_system:system", env=env, stdout=subprocess.PIPE)
+    out, _ = status.communicate(timeout=60)
+    assert status.returncode == 0 and "Counters <- TrainingSchool: at 0 of 2, lag 2" in out
     with Runner(system, env) as runner:
         assert follower_status(runner, ["Counters"])[0].lag == 2
-    bad = subprocess.run(
-        [sys.executable, "-m", "retell", "status", "tests.worker_system:nothing"],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'src'}"},
-        capture_output=True,
-        text=True,
-    )
-    assert bad.returncode == 1 and "has no 'nothing'" in bad.stderr
+    bad = retell_command("status", "tests.worker_system:nothing", env={}, stderr=subprocess.PIPE)
+    _, err = bad.communicate(timeout=60)
+    assert bad.returncode == 1 and "has no 'nothing'" in err
