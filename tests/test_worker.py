@@ -125,6 +125,9 @@ def test_worker_processes_take_over_and_never_overlap(tmp_path: Path) -> None:
     # tracking refused its repeat. What committed is in the store, once each:
     counters = SlowCounters(env=env)
     assert counters.recorder.max_tracking_id("TrainingSchool") == 61
+    recorded = counters.recorder.select_notifications(None, 1000)
+    assert len(recorded) == 60 * 2, "each upstream event must be recorded exactly once"
+    assert len({n.originator_id for n in recorded}) == 60
     pids = [p for p, _ in lines]
     changes = sum(1 for a, b in itertools.pairwise(pids) if a != b)
     assert changes <= 2, f"processes alternated: {pids}"
