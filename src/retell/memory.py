@@ -46,6 +46,11 @@ class MemoryAggregateRecorder(AggregateRecorder):
         return None
 
     def _check_versions(self, stored_events: Sequence[StoredEvent]) -> None:
+        if len(stored_events) == 1:  # the common save: no duplicates within it to look for
+            event = stored_events[0]
+            stream = self._streams.get(event.originator_id.int)
+            if stream is None or stream.versions[-1] < event.originator_version:
+                return
         seen: set[tuple[int, int]] = set()
         for event in stored_events:
             key = (event.originator_id.int, event.originator_version)

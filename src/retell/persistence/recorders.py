@@ -70,6 +70,7 @@ class ApplicationRecorder(AggregateRecorder):
         super().__init__()
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._subscriptions_lock = threading.Lock()
+        self._ever_subscribed = False  # checked on every save: cheaper than len(WeakSet)
 
     @abstractmethod
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
@@ -100,11 +101,12 @@ class ApplicationRecorder(AggregateRecorder):
         subscription = Subscription(self, gt, topics)
         with self._subscriptions_lock:
             self._subscriptions.add(subscription)
+            self._ever_subscribed = True
         return subscription
 
     def notify_subscribers(self) -> None:
         """Wake this process's subscriptions: call it after a commit that added events."""
-        if not self._subscriptions:
+        if not self._ever_subscribed:
             return
         with self._subscriptions_lock:
             subscriptions = list(self._subscriptions)
