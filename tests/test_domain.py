@@ -87,7 +87,7 @@ def test_events_are_immutable() -> None:
 
 def test_wrong_call_arguments_are_type_errors_and_trigger_nothing() -> None:
     dog = Dog("Fido")
-    with pytest.raises(TypeError, match="missing argument 'trick'"):
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'trick'"):
         dog.add_trick()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="unexpected"):
         dog.add_trick("roll", colour="red")  # type: ignore[call-arg]
@@ -313,3 +313,41 @@ def test_base_classes_are_shared_types() -> None:
     assert issubclass(Dog.Event, AggregateEvent)
     assert issubclass(Dog.Created, AggregateCreated)
     assert Dog.Snapshot._aggregate_class is Dog
+
+
+def test_generated_triggers_keep_the_methods_signature() -> None:
+    class Shape(Aggregate):
+        @event("Drawn")
+        def draw(self, kind: str, /, size: int = 1, *, colour: str = "red") -> None:
+            self.drawn = (kind, size, colour)
+
+        @event("Named")
+        def name_it(self, event_class: str, now: int = 0) -> None:  # clashing names
+            self.named = (event_class, now)
+
+    shape = Shape()
+    shape.draw("circle", colour="blue")
+    assert shape.drawn == ("circle", 1, "blue")
+    with pytest.raises(TypeError):
+        shape.draw(kind="circle")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        shape.draw("circle", 2, "green")  # type: ignore[misc]
+    shape.name_it("x", now=3)
+    assert shape.named == ("x", 3)
+    assert Shape.draw.__name__ == "draw" and Shape.draw.event_class is Shape.Drawn  # type: ignore[attr-defined]
+    events = shape.collect_events()
+    assert [e.originator_version for e in events] == [1, 2, 3]
+    assert replay(events).drawn == ("circle", 1, "blue")
+
+
+def test_an_overridden_trigger_event_is_still_called() -> None:
+    class Audited(Dog):
+        triggered: list[str] = []
+
+        def trigger_event(self, event_class: Any, /, **fields: Any) -> None:
+            Audited.triggered.append(event_class.__name__)
+            super().trigger_event(event_class, **fields)
+
+    dog = Audited("Rex")
+    dog.add_trick("sit")
+    assert Audited.triggered == ["TrickAdded"] and dog.tricks == ["sit"]

@@ -111,17 +111,20 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         with self._lock:
             ids = self._insert_notifications(stored_events)
-        self.notify_subscribers()
+        if self._ever_subscribed:
+            self.notify_subscribers()
         return ids
 
     def _insert_notifications(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Check and record the events as notifications; the caller holds the lock."""
         self._check_versions(stored_events)
-        first = len(self._notifications) + 1
-        notifications = [
-            Notification(e.originator_id, e.originator_version, e.topic, e.state, first + i)
-            for i, e in enumerate(stored_events)
-        ]
+        i = len(self._notifications)
+        notifications = []
+        for e in stored_events:
+            i += 1
+            notifications.append(
+                Notification(e.originator_id, e.originator_version, e.topic, e.state, i)
+            )
         self._append(notifications)
         self._notifications.extend(notifications)  # one step: readers see all or nothing
         return [n.id for n in notifications]

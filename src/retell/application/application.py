@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from retell.application.notification_log import NotificationLog
 from retell.application.repository import EventStore, Recording, Repository
-from retell.config import Environment
+from retell.config import Environment, process_environ
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import AggregateEvent
 from retell.errors import IntegrityError, RetellError
@@ -37,7 +36,7 @@ class Application:
             cls.name = cls.__name__
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        self.env = Environment(self.name, type(self).env, os.environ, env)
+        self.env = Environment(self.name, type(self).env, process_environ(), env)
         self.factory = InfrastructureFactory.construct(self.env)
         try:
             self.transcoder = Transcoder()
@@ -83,13 +82,17 @@ class Application:
 
     def _save(self, aggregates: Sequence[Aggregate], **insert_kwargs: Any) -> list[Recording]:
         events: list[AggregateEvent] = []
-        for aggregate in aggregates:
-            try:
-                events += aggregate._pending_events
-            except AttributeError:
-                raise RetellError(
-                    f"{type(self).__name__}.save() takes aggregates, not {aggregate!r}"
-                ) from None
+        try:
+            if len(aggregates) == 1:
+                events = aggregates[0]._pending_events  # replaced, not cleared, below
+            else:
+                for aggregate in aggregates:
+                    events += aggregate._pending_events
+        except AttributeError:
+            wrong = next(a for a in aggregates if not isinstance(a, Aggregate))
+            raise RetellError(
+                f"{type(self).__name__}.save() takes aggregates, not {wrong!r}"
+            ) from None
         recordings = self.events.put(events, **insert_kwargs)
         cache, snapshots = self.repository.cache, self.snapshots
         for aggregate in aggregates:

@@ -37,10 +37,14 @@ class EventStore:
 
     def put(self, events: Sequence[DomainEvent], **kwargs: Any) -> list[Recording]:
         to_stored = self.mapper.to_stored_event
-        ids = self.recorder.insert_events([to_stored(e) for e in events], **kwargs)
+        stored = [to_stored(e) for e in events]
+        if kwargs:
+            ids = self.recorder.insert_events(stored, **kwargs)
+        else:
+            ids = self.recorder.insert_events(stored)
         if ids is None:
             return [Recording(e, None) for e in events]
-        return [Recording(e, i) for e, i in zip(events, ids, strict=True)]
+        return list(map(Recording, events, ids))
 
     def get(
         self,

@@ -16,7 +16,12 @@ from uuid import UUID, uuid4
 
 import msgspec
 
-from retell.domain.decorators import ArgumentBinder, EventDecorator, field_types
+from retell.domain.decorators import (
+    ArgumentBinder,
+    EventDecorator,
+    compile_trigger,
+    field_types,
+)
 from retell.domain.events import (
     AggregateCreated,
     AggregateEvent,
@@ -78,7 +83,7 @@ class Aggregate(metaclass=AggregateMeta):
 
     _created_class: ClassVar[type[AggregateCreated]] = AggregateCreated
     _init_body: ClassVar[Callable[..., Any] | None] = None
-    _init_fields: ClassVar[tuple[str, ...]] = ()
+    _init_fields: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]] = ((), ())
     _init_start: ClassVar[int] = -1
     _init_binder: ClassVar[ArgumentBinder | None] = None
     _create_id_params: ClassVar[tuple[str, ...]] = ()
@@ -126,7 +131,7 @@ class Aggregate(metaclass=AggregateMeta):
         events, self._pending_events = self._pending_events, []
         return events
 
-    def trigger_event(self, event_class: type[AggregateEvent], **fields: Any) -> None:
+    def trigger_event(self, event_class: type[AggregateEvent], /, **fields: Any) -> None:
         """Make the next event of this aggregate, apply it, and keep it until saved."""
         new_event = event_class(
             originator_id=self._id,
@@ -138,7 +143,7 @@ class Aggregate(metaclass=AggregateMeta):
         self._pending_events.append(new_event)
 
     @classmethod
-    def _create(cls: type[A], event_class: type[AggregateCreated], **fields: Any) -> A:
+    def _create(cls: type[A], event_class: type[AggregateCreated], /, **fields: Any) -> A:
         """Create an aggregate by triggering `event_class` (for explicit creation methods).
 
         Pass ``id=...`` to choose the id; otherwise `create_id` makes it.
@@ -225,12 +230,12 @@ class _AggregateClassBuilder:
         if body is not None:
             binder = ArgumentBinder(body)
             cls._init_binder = binder
-            cls._init_fields = binder.names
+            cls._init_fields = (binder.positional, binder.keyword_only)
             self.check_fields_match(created, binder.names)
             cls._init_start = positional_start(created, binder.names, binder.positional)
         else:
             cls._init_binder = None
-            cls._init_fields = ()
+            cls._init_fields = ((), ())
             cls._init_start = -1
 
     def created_class_for(self, decorator: EventDecorator) -> type[AggregateCreated]:
@@ -320,7 +325,7 @@ class _AggregateClassBuilder:
                 )
             event_class = _event_subclass(cls, event_name, (cls.Event,), self.checked_fields(func))
         event_class._apply_body = func
-        event_class._apply_fields = binder.names
+        event_class._apply_fields = (binder.positional, binder.keyword_only)
         event_class._apply_start = positional_start(event_class, binder.names, binder.positional)
         setattr(cls, name, _make_trigger(func, binder, event_class))
 
@@ -328,12 +333,14 @@ class _AggregateClassBuilder:
 def _make_trigger(
     func: Callable[..., Any], binder: ArgumentBinder, event_class: type[AggregateEvent]
 ) -> Callable[..., None]:
-    def trigger(self: Aggregate, *args: Any, **kwargs: Any) -> None:
+    def bound_trigger(self: Aggregate, *args: Any, **kwargs: Any) -> None:
         self.trigger_event(event_class, **binder.bind(args, kwargs))
 
+    compiled = compile_trigger(func, event_class, utcnow, Aggregate.trigger_event)
+    trigger: Any = compiled or bound_trigger  # compiled is None if a name would clash
     trigger.__name__ = func.__name__
     trigger.__qualname__ = func.__qualname__
     trigger.__doc__ = func.__doc__
-    trigger.__wrapped__ = func  # type: ignore[attr-defined]
-    trigger.event_class = event_class  # type: ignore[attr-defined]
-    return trigger
+    trigger.__wrapped__ = func
+    trigger.event_class = event_class
+    return trigger  # type: ignore[no-any-return]

@@ -31,13 +31,25 @@ def utcnow() -> datetime:
 
 
 def call_body(
-    body: Callable[..., Any], aggregate: Any, event: Any, fields: tuple[str, ...], start: int
+    body: Callable[..., Any],
+    aggregate: Any,
+    event: Any,
+    fields: tuple[tuple[str, ...], tuple[str, ...]],
+    start: int,
 ) -> None:
-    """Run a decorated method's body with the event's values for its arguments."""
+    """Run a decorated method's body with the event's values for its arguments.
+
+    `fields` names the body's positional arguments and its keyword-only ones.
+    """
     if start >= 0:
         body(aggregate, *msgspec.structs.astuple(event)[start:])
     else:
-        body(aggregate, **{name: getattr(event, name) for name in fields})
+        positional, keyword_only = fields
+        body(
+            aggregate,
+            *[getattr(event, name) for name in positional],
+            **{name: getattr(event, name) for name in keyword_only},
+        )
 
 
 def positional_start(
@@ -109,7 +121,7 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
     # class's last fields, in order, `_apply_start` is where they start, and the body
     # is called positionally from astuple(), the fastest way to read a Struct.
     _apply_body: ClassVar[Callable[..., Any] | None] = None
-    _apply_fields: ClassVar[tuple[str, ...]] = ()
+    _apply_fields: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]] = ((), ())
     _apply_start: ClassVar[int] = -1
 
     def apply(self, aggregate: Any) -> None:
@@ -121,7 +133,7 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
             if start >= 0:  # inlined call_body(): this runs for every event replayed
                 body(aggregate, *msgspec.structs.astuple(self)[start:])
             else:
-                body(aggregate, **{name: getattr(self, name) for name in cls._apply_fields})
+                call_body(body, aggregate, self, cls._apply_fields, -1)
 
     def mutate(self, aggregate: Aggregate | None) -> Aggregate:
         """Apply this event to `aggregate` and advance its version; returns the aggregate."""
