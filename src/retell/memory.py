@@ -138,9 +138,9 @@ class MemoryApplicationRecorder(MemoryAggregateRecorder, ApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]:
-        first = start or 1
+        first = 1 if start is None else start
         if start is not None and not inclusive_of_start:
-            first += 1
+            first = start + 1
         index = max(first, 1) - 1
         log = self._notifications
         end = len(log) if stop is None else min(len(log), stop)

@@ -4,24 +4,31 @@ Settings (each may carry the application's prefix, ``DOGSCHOOL_SQLITE_DBNAME``):
 
 - ``SQLITE_DBNAME``: the database file (made if missing), or ``:memory:``.
 - ``SQLITE_LOCK_TIMEOUT``: seconds a write waits for another's to end (default 5).
-- ``SQLITE_SYNCHRONOUS``: ``FULL`` (default) or ``NORMAL`` (faster commits that a power
-  cut, not a crash of the application, may undo).
+- ``SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: the last commits before a power cut, not
+  a crash of the application, may be lost) or ``FULL`` (commits survive power cuts; slower).
 - ``CREATE_TABLE``: ``y`` (default) creates missing tables; ``n`` requires them to exist.
 
 Each application has its own tables, named after it (``dogschool_events``,
 ``dogschool_snapshots``, ``dogschool_tracking``), so many applications can share one
 file. Why the log of a file database can be trusted by readers of other processes
 is told in `retell.sqlite.database` and docs/stores/sqlite.md.
+
+A projection's view on SQLite subclasses `SQLiteTrackingRecorder` (its tables in
+``create_view_statements``, its writes in ``transaction(tracking)``). A follower's
+lease is a lock on a file beside the database, so workers in several processes on
+one machine share the followers out.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from retell.config import Environment
-from retell.persistence.factory import InfrastructureFactory, Purpose
+from retell.persistence.factory import InfrastructureFactory, Purpose, T
+from retell.persistence.leases import FileLease, Lease
+from retell.persistence.recorders import TrackingRecorder
 from retell.sqlite.database import SQLiteDatabase
 from retell.sqlite.recorders import (
     SQLiteAggregateRecorder,
@@ -75,10 +82,17 @@ class Factory(InfrastructureFactory):
             SQLiteApplicationRecorder, [Table.events(events)], events_table=events
         )
 
-    def tracking_recorder(self) -> SQLiteTrackingRecorder:
+    def tracking_recorder(self, recorder_class: type[T] | None = None) -> T | TrackingRecorder:
+        """A tracking recorder, or a view: an instance of `recorder_class`, with its tables."""
+        cls = SQLiteTrackingRecorder if recorder_class is None else recorder_class
+        self.check_view_class(cls, SQLiteTrackingRecorder)
+        view_class = cast(type[SQLiteTrackingRecorder], cls)
         tracking = self.settings.tables.tracking
         return self._recorder(
-            SQLiteTrackingRecorder, [Table.tracking(tracking)], tracking_table=tracking
+            view_class,
+            [Table.tracking(tracking)],
+            view_class.create_view_statements,
+            tracking_table=tracking,
         )
 
     def process_recorder(self) -> SQLiteProcessRecorder:
@@ -90,12 +104,19 @@ class Factory(InfrastructureFactory):
             tracking_table=tables.tracking,
         )
 
-    def _recorder(self, cls: type[R], tables: Sequence[Table], **table_names: str) -> R:
+    def _recorder(
+        self,
+        cls: type[R],
+        tables: Sequence[Table],
+        view_statements: Sequence[str] = (),
+        **table_names: str,
+    ) -> R:
         """A recorder of `cls` on the factory's database, once its tables are ready."""
         database = self._open()
         database.attach()  # so that a failure below closes a database no one else uses
         try:
-            prepare_tables(database, tables, create=self.settings.create_table)
+            create = self.settings.create_table
+            prepare_tables(database, tables, create=create, view_statements=view_statements)
             return cls(database, **table_names)
         finally:
             database.detach()
@@ -105,6 +126,13 @@ class Factory(InfrastructureFactory):
             if self._database is None or self._database.closed:
                 self._database = SQLiteDatabase(self.settings)
             return self._database
+
+    def lease(self, name: str) -> Lease:
+        """A lock on a file beside the database: exclusive across this machine's processes."""
+        path = self.settings.path
+        if path is None:
+            return super().lease(name)  # an in-memory database lives in one process
+        return FileLease(name, f"{path}.{name.replace(':', '-').replace('/', '-')}.lease")
 
     def close(self) -> None:
         """Close the database's connections, even if recorders still hold it."""

@@ -31,8 +31,8 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from retell.errors import InterfaceError, OperationalError, PersistenceError
-from retell.sqlite.errors import translate
+from retell.errors import OperationalError
+from retell.sqlite.errors import closed, translate
 from retell.sqlite.settings import SQLiteSettings
 
 
@@ -47,9 +47,9 @@ class _WriteLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
 
-    def get(self, dbname: str) -> threading.Lock:
+    def get(self, path: str) -> threading.Lock:
         with self._guard:
-            return self._locks.setdefault(os.path.realpath(dbname), threading.Lock())
+            return self._locks.setdefault(path, threading.Lock())
 
 
 _write_locks = _WriteLocks()
@@ -76,11 +76,12 @@ class SQLiteDatabase:
         _open_databases.add(self)
 
     def _reset_locks(self) -> None:
-        if self._memory:
+        path = self.settings.path
+        if path is None:
             self._write_lock = threading.Lock()
             self._read_lock: threading.Lock | None = self._write_lock
         else:
-            self._write_lock = _write_locks.get(self.settings.dbname)
+            self._write_lock = _write_locks.get(path)
             self._read_lock = None
 
     @property
@@ -100,10 +101,14 @@ class SQLiteDatabase:
 
     def read(self, statement: str, parameters: Sequence[Any]) -> list[Any]:
         """The rows of one query, run outside any transaction as its own snapshot."""
-        if self._read_lock is None:
+        lock = self._read_lock
+        if lock is None:
             return self._read(statement, parameters)
-        with self._hold(self._read_lock):
+        self._acquire_lock(lock)
+        try:
             return self._read(statement, parameters)
+        finally:
+            lock.release()
 
     def _read(self, statement: str, parameters: Sequence[Any]) -> list[Any]:
         connection = self._acquire()
@@ -117,7 +122,9 @@ class SQLiteDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction: ``BEGIN IMMEDIATE``, then commit, or roll back on any error."""
-        with self._hold(self._write_lock):
+        lock = self._write_lock
+        self._acquire_lock(lock)
+        try:
             connection = self._acquire()
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -131,10 +138,11 @@ class SQLiteDatabase:
                 raise
             finally:
                 self._release(connection)
+        finally:
+            lock.release()
 
-    @contextlib.contextmanager
-    def _hold(self, lock: threading.Lock) -> Iterator[None]:
-        """Hold `lock`, waiting no longer than SQLITE_LOCK_TIMEOUT for it."""
+    def _acquire_lock(self, lock: threading.Lock) -> None:
+        """Take `lock`, waiting no longer than SQLITE_LOCK_TIMEOUT for it."""
         if not lock.acquire(timeout=self.settings.lock_timeout):
             raise OperationalError(
                 f"the SQLite database {self.settings.dbname!r} stayed locked by another thread "
@@ -142,17 +150,13 @@ class SQLiteDatabase:
                 f"{self.settings.lock_timeout} seconds: set it higher, or make what holds the "
                 "lock (a long save?) quicker."
             )
-        try:
-            yield
-        finally:
-            lock.release()
 
     def _acquire(self) -> sqlite3.Connection:
         try:
             return self._idle.pop()
         except IndexError:
             if self._closed or self._memory:  # the one in-memory connection is never remade
-                raise self._closed_error() from None
+                raise closed(self.settings) from None
             return self._connect()
 
     def _release(self, connection: sqlite3.Connection) -> None:
@@ -197,12 +201,6 @@ class SQLiteDatabase:
             except IndexError:
                 return
             connection.close()
-
-    def _closed_error(self) -> PersistenceError:
-        return InterfaceError(
-            f"the SQLite database {self.settings.dbname!r} was closed (the application or "
-            "recorder was closed): make a new application to use it again."
-        )
 
     def _after_fork(self) -> None:
         """In a forked child: drop the parent's locks and file connections, open new ones.

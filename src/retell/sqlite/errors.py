@@ -11,32 +11,12 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING
 
-from retell.errors import (
-    DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    InternalError,
-    NotSupportedError,
-    OperationalError,
-    PersistenceError,
-    ProgrammingError,
-)
+from retell import errors
+from retell.errors import InterfaceError, PersistenceError, ProgrammingError
 
 if TYPE_CHECKING:
     from retell.sqlite.settings import SQLiteSettings
 
-_CLASSES: dict[type[sqlite3.Error], type[PersistenceError]] = {
-    sqlite3.InterfaceError: InterfaceError,
-    sqlite3.DataError: DataError,
-    sqlite3.OperationalError: OperationalError,
-    sqlite3.IntegrityError: IntegrityError,
-    sqlite3.InternalError: InternalError,
-    sqlite3.ProgrammingError: ProgrammingError,
-    sqlite3.NotSupportedError: NotSupportedError,
-    sqlite3.DatabaseError: DatabaseError,
-    sqlite3.Error: PersistenceError,
-}
 
 # SQLite's primary result codes (https://www.sqlite.org/rescode.html).
 _BUSY, _LOCKED, _READONLY, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 11, 13, 14, 26
@@ -45,14 +25,27 @@ _BUSY, _LOCKED, _READONLY, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 11, 13
 def translate(error: sqlite3.Error, settings: SQLiteSettings) -> PersistenceError:
     """The retell error for an sqlite3 error, saying what went wrong and what to do."""
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
-        return InterfaceError(
-            f"the SQLite database {settings.dbname!r} was closed (the application or recorder "
-            f"was closed): make a new application to use it again ({error})."
-        )
+        return closed(settings)
     if str(error).startswith("no such table"):
         return missing_table(str(error).rpartition(" ")[2], settings)
-    cls = next(_CLASSES[c] for c in type(error).__mro__ if c in _CLASSES)
-    return cls(f"{_advice(error, settings)} ({error})")
+    return _same_name(error)(f"{_advice(error, settings)} ({error})")
+
+
+def _same_name(error: sqlite3.Error) -> type[PersistenceError]:
+    """retell's error class of the same DB-API name (both follow PEP 249's tree)."""
+    for cls in type(error).__mro__:
+        found = getattr(errors, cls.__name__, None)
+        if isinstance(found, type) and issubclass(found, PersistenceError):
+            return found
+    return PersistenceError
+
+
+def closed(settings: SQLiteSettings) -> InterfaceError:
+    """The error for using a database after its application or recorders were closed."""
+    return InterfaceError(
+        f"the SQLite database {settings.dbname!r} was closed (the application or recorder "
+        "was closed): make a new application to use it again."
+    )
 
 
 def missing_table(table: str, settings: SQLiteSettings) -> ProgrammingError:

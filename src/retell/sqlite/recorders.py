@@ -7,9 +7,10 @@ all: it is the id that was asked for.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 from uuid import UUID
 
 from retell.errors import ConcurrencyError, IntegrityError
@@ -54,6 +55,7 @@ class _Statements:
             f"excluded.notification_id WHERE {tracking}.notification_id < excluded.notification_id"
         )
         self.select_tracking = f"SELECT notification_id FROM {tracking} WHERE application_name = ?"
+        self.delete_tracking = f"DELETE FROM {tracking} WHERE application_name = ?"
 
     def select_notifications(self, topics: int) -> str:
         """The query for a page of the log, filtered by `topics` topics if above zero."""
@@ -90,8 +92,9 @@ class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
     """Events (or snapshots) by aggregate and version, in the table `events_table`."""
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
-        with self.database.transaction() as connection:
-            self._insert(connection, stored_events)
+        if stored_events:
+            with self.database.transaction() as connection:
+                self._insert(connection, stored_events)
         return None
 
     def _insert(
@@ -154,10 +157,11 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
     """Events whose rowids, given out under the write lock, are the notification ids."""
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        if not stored_events:
+            return []  # no need to wait for the write lock
         with self.database.transaction() as connection:
             ids = self._insert_notifications(connection, stored_events)
-        if ids:
-            self.notify_subscribers()
+        self.notify_subscribers()
         return ids
 
     def _insert_notifications(
@@ -188,8 +192,15 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         rows = self.database.read(
             self._sql.select_notifications(len(topics)), (first, last, *topics, limit)
         )
+        ids: dict[bytes, UUID] = {}  # an aggregate's events often come together: parse once
         return [
-            Notification(UUID(bytes=originator_id), version, topic, state, notification_id)
+            Notification(
+                ids.get(originator_id) or ids.setdefault(originator_id, UUID(bytes=originator_id)),
+                version,
+                topic,
+                state,
+                notification_id,
+            )
             for notification_id, originator_id, version, topic, state in rows
         ]
 
@@ -200,11 +211,35 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
 
 
 class SQLiteTrackingRecorder(_SQLiteRecorder, TrackingRecorder):
-    """One row per leader: the last position processed, only ever raised."""
+    """One row per leader: the last position processed, only ever raised.
+
+    Also the base of a view (see `retell.projection`): a subclass lists the statements
+    that create its tables in `create_view_statements`, writes in `transaction(tracking)`
+    and reads with ``self.database.read(sql, parameters)``.
+    """
+
+    create_view_statements: ClassVar[Sequence[str]] = ()
+    """DDL a view needs, run with the tracking table's (so use IF NOT EXISTS)."""
+
+    @contextlib.contextmanager
+    def transaction(self, tracking: Tracking | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the view's database that also records `tracking`.
+
+        The position is recorded first, so an event processed already raises
+        `IntegrityError` before the body runs; an error in the body undoes both.
+        """
+        with self.database.transaction() as connection:
+            if tracking is not None:
+                self._insert_tracking(connection, tracking)
+            yield connection
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        with self.database.transaction() as connection:
-            self._insert_tracking(connection, tracking)
+        with self.transaction(tracking):
+            pass
+
+    def delete_tracking(self, application_name: str) -> None:
+        with self.transaction() as connection:
+            connection.execute(self._sql.delete_tracking, (application_name,))
 
     def _insert_tracking(self, connection: sqlite3.Connection, tracking: Tracking) -> None:
         """Raise the leader's position in the caller's transaction, or refuse if not higher."""
@@ -227,9 +262,9 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, SQLiteTrackingRecorder, P
     def insert_events(
         self, stored_events: Sequence[StoredEvent], *, tracking: Tracking | None = None
     ) -> Sequence[int]:
-        with self.database.transaction() as connection:
-            if tracking is not None:
-                self._insert_tracking(connection, tracking)
+        if not stored_events and tracking is None:
+            return []
+        with self.transaction(tracking) as connection:
             ids = self._insert_notifications(connection, stored_events)
         if ids:
             self.notify_subscribers()

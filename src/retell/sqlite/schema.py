@@ -80,16 +80,31 @@ class Table(NamedTuple):
         return cls(name, _TRACKING_DDL.format(table=name))
 
 
-def prepare_tables(database: SQLiteDatabase, tables: Sequence[Table], *, create: bool) -> None:
-    """Create the tables that are missing (or, if not `create`, insist that they exist)."""
-    if create:
+def prepare_tables(
+    database: SQLiteDatabase,
+    tables: Sequence[Table],
+    *,
+    create: bool,
+    view_statements: Sequence[str] = (),
+) -> None:
+    """Create the tables that are missing (or, if not `create`, insist that they exist).
+
+    Tables that exist already cost one read, not a write transaction, so starting an
+    application never waits for another's save. `view_statements` (a view's own DDL,
+    whose versions are its author's business) run too, in the same transaction.
+    """
+    existing = _table_names(database)
+    missing = [table for table in tables if table.name not in existing]
+    if not create:
+        if missing:
+            raise missing_table(missing[0].name, database.settings)
+    elif missing or view_statements or VERSIONS_TABLE not in existing:
         with database.transaction() as connection:
             connection.execute(_VERSIONS_DDL)
             for table in tables:
                 _create(connection, table)
-    else:
-        for table in tables:
-            _check_exists(database, table)
+            for statement in view_statements:
+                connection.execute(statement)
     for table in tables:
         _check_version(database, table)
 
@@ -102,19 +117,14 @@ def _create(connection: sqlite3.Connection, table: Table) -> None:
     )
 
 
-def _check_exists(database: SQLiteDatabase, table: Table) -> None:
-    if not _exists(database, table.name):
-        raise missing_table(table.name, database.settings)
-
-
-def _exists(database: SQLiteDatabase, table: str) -> bool:
-    query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-    return bool(database.read(query, (table,)))
+def _table_names(database: SQLiteDatabase) -> set[str]:
+    rows = database.read("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+    return {name for (name,) in rows}
 
 
 def schema_version(database: SQLiteDatabase, table: str) -> int | None:
     """The schema version recorded for `table`; None if there is no record of it."""
-    if not _exists(database, VERSIONS_TABLE):
+    if VERSIONS_TABLE not in _table_names(database):
         return None
     rows = database.read(f"SELECT version FROM {VERSIONS_TABLE} WHERE table_name = ?", (table,))
     return int(rows[0][0]) if rows else None

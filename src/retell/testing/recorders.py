@@ -177,6 +177,9 @@ class ApplicationRecorderSuite(AggregateRecorderSuite):
         assert selected(ids[9], 10) == ids[9:]
         assert selected(ids[9] + 1, 10) == []
         assert selected(ids[0], 0) == []
+        assert selected(0, 2) == ids[:2]
+        assert selected(0, 2, inclusive_of_start=False) == ids[:2]
+        assert selected(ids[0] - 1, 1, inclusive_of_start=False) == ids[:1]
 
     def test_select_notifications_by_topic(self, recorder: ApplicationRecorder) -> None:
         a = uuid4()

@@ -19,7 +19,7 @@ from retell.testing import (
     TrackingRecorderSuite,
 )
 
-from .conftest import make_factory
+from .sqlite_helpers import make_factory
 
 
 class OnFile:
