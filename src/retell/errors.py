@@ -123,6 +123,22 @@ class ConcurrencyError(IntegrityError):
     Get the aggregate again from the repository and retry the command.
     """
 
+    @classmethod
+    def version_taken(cls, originator_id: object, originator_version: int) -> ConcurrencyError:
+        """The error every store raises when a save finds a version already recorded."""
+        return cls(
+            f"aggregate {originator_id} already has a version {originator_version}: it was "
+            "changed since it was read. Get it again and retry."
+        )
+
+
+def tracking_not_higher(application_name: str, position: int, last: int | None) -> IntegrityError:
+    """The error every store raises for a tracking position at or below the recorded one."""
+    return IntegrityError(
+        f"position {position} of {application_name!r} is at or below the last one processed "
+        f"({last}): it was processed already."
+    )
+
 
 class InternalError(DatabaseError):
     """The database reported an internal inconsistency."""

@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from uuid import UUID
 
-from retell.errors import ConcurrencyError, IntegrityError
+from retell.errors import ConcurrencyError, tracking_not_higher
 from retell.persistence.factory import InfrastructureFactory, Purpose, T
 from retell.persistence.recorders import (
     AggregateRecorder,
@@ -60,11 +60,7 @@ class MemoryAggregateRecorder(AggregateRecorder):
                 i = bisect_left(stream.versions, event.originator_version)
                 taken = i < len(stream.versions) and stream.versions[i] == key[1]
             if taken:
-                raise ConcurrencyError(
-                    f"aggregate {event.originator_id} already has a version "
-                    f"{event.originator_version}: it was changed since it was read. Get it "
-                    "again and retry."
-                )
+                raise ConcurrencyError.version_taken(event.originator_id, event.originator_version)
             seen.add(key)
 
     def _append(self, records: Sequence[StoredEvent]) -> None:
@@ -173,10 +169,7 @@ class MemoryTrackingRecorder(TrackingRecorder):
     def _check_tracking(self, tracking: Tracking) -> None:
         last = self._positions.get(tracking.application_name)
         if last is not None and tracking.notification_id <= last:
-            raise IntegrityError(
-                f"position {tracking.notification_id} of {tracking.application_name!r} is at or "
-                f"below the last one processed ({last}): it was processed already."
-            )
+            raise tracking_not_higher(tracking.application_name, tracking.notification_id, last)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         return self._positions.get(application_name)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
-from retell.errors import ConcurrencyError, IntegrityError
+from retell.errors import ConcurrencyError, IntegrityError, tracking_not_higher
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -124,11 +124,7 @@ class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
             key = (event.originator_id, event.originator_version)
             parameters = (event.originator_id.bytes, event.originator_version)
             if key in seen or connection.execute(self._sql.version_taken, parameters).fetchone():
-                return ConcurrencyError(
-                    f"aggregate {event.originator_id} already has a version "
-                    f"{event.originator_version}: it was changed since it was read. Get it "
-                    "again and retry."
-                )
+                return ConcurrencyError.version_taken(event.originator_id, event.originator_version)
             seen.add(key)
         return IntegrityError(f"the events could not be recorded in {self.events_table}: {error}")
 
@@ -246,10 +242,7 @@ class SQLiteTrackingRecorder(_SQLiteRecorder, TrackingRecorder):
         name, position = tracking.application_name, tracking.notification_id
         if connection.execute(self._sql.upsert_tracking, (name, position)).rowcount == 0:
             (last,) = connection.execute(self._sql.select_tracking, (name,)).fetchone()
-            raise IntegrityError(
-                f"position {position} of {name!r} is at or below the last one processed "
-                f"({last}): it was processed already."
-            )
+            raise tracking_not_higher(name, position, last)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         rows = self.database.read(self._sql.select_tracking, (application_name,))
