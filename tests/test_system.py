@@ -286,3 +286,22 @@ def test_multi_threaded_runner_keeps_others_going_after_a_policy_fails() -> None
             time.sleep(0.01)
         assert isinstance(runner.errors[0], PolicyError)
         assert runner.get(Fragile).recorder.max_tracking_id("TrainingSchool") == 1
+
+
+def test_a_runner_started_without_processing_leaves_it_to_the_caller() -> None:
+    system = System(pipes=[[TrainingSchool, Counters]])
+    school = TrainingSchool()
+    runner = MultiThreadedRunner(system)
+    runner.start(process=False)
+    try:
+        assert runner.is_started and not runner.is_processing
+        school = runner.get(TrainingSchool)
+        school.register("Fido")
+        school.add_trick("Fido", "roll")
+        counters = runner.get(Counters)
+        assert counters.recorder.max_tracking_id("TrainingSchool") is None
+        assert counters.pull_and_process("TrainingSchool") == 2
+        assert counters.count(fido()) == 1
+    finally:
+        runner.stop()
+    assert not runner.is_started

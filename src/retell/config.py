@@ -5,13 +5,39 @@ Settings come, lowest precedence first, from the application class's `env`,
 application's upper-cased name (``TRAININGSCHOOL_SQLITE_DBNAME``), and a prefixed key
 wins over an unprefixed one, so that several applications in one process can be
 configured apart through one ``os.environ``.
+
+Frameworks may add settings that ``os.environ`` overrides, with
+`add_process_defaults`: the Django app adds ``settings.RETELL`` this way, so a
+Django project configures retell in its settings file like everything else, and
+a deployment can still override any key from the environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Callable, Iterator, Mapping
 
 from retell.errors import ConfigurationError
+
+_process_defaults: list[Callable[[], Mapping[str, str]]] = []
+
+
+def add_process_defaults(source: Callable[[], Mapping[str, str]]) -> None:
+    """Add a source of settings below ``os.environ`` (called anew for each application)."""
+    if source not in _process_defaults:
+        _process_defaults.append(source)
+
+
+def process_environ() -> Mapping[str, str]:
+    """``os.environ`` over the sources given to `add_process_defaults`, if any."""
+    if not _process_defaults:
+        return os.environ
+    merged: dict[str, str] = {}
+    for source in _process_defaults:
+        merged.update(source())
+    merged.update(os.environ)
+    return merged
+
 
 _TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
 _FALSE = frozenset({"n", "no", "f", "false", "off", "0", ""})

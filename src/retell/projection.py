@@ -13,14 +13,13 @@ position and follows the application's log live, through the store's subscriptio
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from retell.application.application import Application
-from retell.config import Environment
+from retell.config import Environment, process_environ
 from retell.domain.events import DomainEvent
 from retell.errors import RetellError, RunnerError
 from retell.persistence.factory import InfrastructureFactory
@@ -83,7 +82,7 @@ class ProjectionRunner(Generic[V]):
     ) -> None:
         self.app = application_class(env=env)
         self.factory = InfrastructureFactory.construct(
-            Environment(projection_class.name, application_class.env, os.environ, env)
+            Environment(projection_class.name, application_class.env, process_environ(), env)
         )
         self.view: V = self.factory.tracking_recorder(view_class)  # type: ignore[assignment]
         self.projection = projection_class(self.view)

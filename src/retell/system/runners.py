@@ -34,8 +34,16 @@ class Runner:
         self.env = dict(env or {})
         self.apps: dict[str, Application] = {}
         self.is_started = False
+        self.is_processing = False
 
-    def start(self) -> None:
+    def start(self, process: bool = True) -> None:
+        """Build and wire the applications, then start processing.
+
+        With ``process=False`` the applications are built and wired but nothing is
+        processed until the caller asks (``follower.pull_and_process(...)``): how
+        ``manage.py sync_followers`` starts a runner, so that all processing happens
+        under its reporting and, for a dry run, inside its rollback.
+        """
         if self.is_started:
             raise RunnerError(f"{type(self).__name__} is already started: stop() it first")
         try:
@@ -47,7 +55,9 @@ class Runner:
                     leader = self.apps[leader_name]
                     follower.follow(leader_name, leader.notification_log, leader.mapper)
             self.is_started = True
-            self._after_start()
+            if process:
+                self._after_start()
+                self.is_processing = True
         except BaseException:
             self.stop()
             raise
@@ -57,14 +67,16 @@ class Runner:
 
     def stop(self) -> None:
         """Stop processing and close every application. Stopping twice is harmless."""
-        self._before_stop()
+        if self.is_processing:
+            self._before_stop()
+            self.is_processing = False
         for app in self.apps.values():
             app.close()
         self.apps.clear()
         self.is_started = False
 
     def _before_stop(self) -> None:
-        """Subclasses stop processing here."""
+        """Subclasses stop the processing that `_after_start` started."""
 
     def get(self, cls: type[A]) -> A:
         """The running application of class `cls`."""
@@ -172,8 +184,6 @@ class MultiThreadedRunner(Runner):
             wake.wait(self.poll_interval)
 
     def _before_stop(self) -> None:
-        if not self.is_started:
-            return
         self._stopping.set()
         for wake in self._wakes.values():
             wake.set()

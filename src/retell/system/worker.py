@@ -156,8 +156,6 @@ class Worker(Runner):
         return follower_status(self, self.names, self.states)
 
     def _before_stop(self) -> None:
-        if not self.is_started:
-            return
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=60)

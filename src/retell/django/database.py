@@ -1,0 +1,83 @@
+"""One ``DATABASES`` alias as the recorders use it: Django's connection, transactions, errors.
+
+Why through Django's connection, not one of our own: a save inside the caller's
+``transaction.atomic(using=alias)`` must commit or roll back with the caller's ORM
+writes, and only the caller's connection is in that transaction. Django keeps one
+connection per thread per alias, so recorders are thread-safe as Django is.
+
+A write is ``transaction.atomic(using=alias)``: its own transaction outside the
+caller's, a savepoint inside it (so a `ConcurrencyError` leaves the caller's
+transaction usable). Never ``durable=True``, which would refuse to join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from django import db
+from django.db import connections, transaction
+
+from retell.django.dialects import Dialect, dialect_for
+from retell.django.errors import translate
+
+
+class Database:
+    """The alias `alias`; its dialect is found on first use (needs no table)."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+        self._dialect: Dialect | None = None
+
+    @property
+    def connection(self) -> Any:
+        """This thread's Django connection for the alias."""
+        return connections[self.alias]
+
+    @property
+    def dialect(self) -> Dialect:
+        if self._dialect is None:
+            self._dialect = dialect_for(self.connection)
+        return self._dialect
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Raise Django's database errors as retell's."""
+        try:
+            yield
+        except db.Error as error:
+            raise translate(error, self.alias) from error
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """A cursor in a transaction (or savepoint) that commits when the block ends."""
+        with self.errors():
+            self._heal()
+            with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+                yield cursor
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Any]:
+        """A cursor in the caller's transaction, or in autocommit mode: one snapshot a statement."""
+        with self.errors():
+            self._heal()
+            with self.connection.cursor() as cursor:
+                yield cursor
+
+    def on_commit(self, callback: Any) -> None:
+        """Call `callback` once the current transaction commits (now, if there is none)."""
+        transaction.on_commit(callback, using=self.alias)
+
+    def _heal(self) -> None:
+        """Drop this thread's connection if an error broke it (a server restart, say).
+
+        Django does this between requests; a worker thread has no requests, and would
+        otherwise fail on a dead connection forever. Outside transactions only, and
+        only after an error, so it costs nothing on the usual path.
+        """
+        connection = self.connection
+        if connection.errors_occurred and not connection.in_atomic_block:
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
+            connection.errors_occurred = False

@@ -1,0 +1,97 @@
+"""PostgreSQL: the in-flight registry of `retell.postgres`, on the Django tables.
+
+The same functions in the database as the PostgreSQL store (made by this app's
+migration from `retell.postgres.schema`), so the same proof holds:
+
+- a save allocates its ids with ``retell_allocate_ids(sequence, n)``, which first
+  takes a shared, transaction-scoped advisory lock saying "ids from here up may be
+  in flight", in the same statement as the insert. Writers never wait for each
+  other, and no lock is held across transactions: the caller's ``atomic()`` holds
+  the advisory lock only until it ends;
+- a reader asks ``retell_settled_horizon(sequence)`` for the position below which
+  every transaction is over, then reads below it in a *later statement*, so with a
+  snapshot taken after the answer. Read in autocommit or READ COMMITTED (Django's
+  default), not REPEATABLE READ.
+
+The sequence is the one behind ``retell_events.id``, shared by every application:
+a long transaction that saved holds back the horizon of every log until it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from retell.django import tables
+from retell.django.dialects.base import Dialect
+from retell.persistence.records import StoredEvent
+
+_INSERT_LOG = (
+    f"INSERT INTO {tables.EVENTS} "
+    "(id, application_name, originator_id, originator_version, topic, state) "
+    "SELECT i, %s, o, v, t, s FROM unnest(retell_allocate_ids(%s::regclass, %s), "
+    "%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) AS u(i, o, v, t, s) "
+    "RETURNING id"
+)
+
+_SEQUENCE = f"SELECT pg_catalog.pg_get_serial_sequence('{tables.EVENTS}', 'id')"
+
+
+class PostgresDialect(Dialect):
+    def __init__(self, connection: Any) -> None:
+        super().__init__(connection)
+        self._sequence: str | None = None
+
+    def sequence(self, cursor: Any) -> str:
+        """The (schema-qualified) sequence of the events table's ids, found once."""
+        if self._sequence is None:
+            cursor.execute(_SEQUENCE)
+            (self._sequence,) = cursor.fetchone()
+        return self._sequence
+
+    def insert_log(
+        self, cursor: Any, table: str, application_name: str, events: Sequence[StoredEvent]
+    ) -> list[int]:
+        if not events:
+            return []
+        if table != tables.EVENTS:
+            raise AssertionError(f"{table} is not a log")
+        # UUIDs as text: any driver adapts a list of str to an array.
+        cursor.execute(
+            _INSERT_LOG,
+            (
+                application_name,
+                self.sequence(cursor),
+                len(events),
+                [str(e.originator_id) for e in events],
+                [e.originator_version for e in events],
+                [e.topic for e in events],
+                [e.state for e in events],
+            ),
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+    def horizon(self, cursor: Any) -> int | None:
+        cursor.execute("SELECT retell_settled_horizon(%s::regclass)", (self.sequence(cursor),))
+        (horizon,) = cursor.fetchone()
+        return int(horizon)
+
+
+def create_functions(schema_editor: Any) -> None:
+    """Make the registry's two functions in the schema Django makes tables in.
+
+    The statements are `retell.postgres.schema`'s own, so the Django store and the
+    PostgreSQL store run one protocol. ``CREATE OR REPLACE``: harmless where the
+    PostgreSQL store made them already, and never dropped (it may use them too).
+    """
+    from retell.postgres.names import TableNames
+    from retell.postgres.schema import FUNCTIONS, schema_objects
+
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT pg_catalog.current_schema()")
+        (schema,) = cursor.fetchone()
+    names = TableNames(schema, tables.EVENTS, tables.SNAPSHOTS, tables.TRACKING, "")
+    functions = next(o for o in schema_objects(names, ["events"]) if o.name == FUNCTIONS)
+    raw = schema_editor.connection.connection
+    for statement in functions.create:
+        schema_editor.execute(statement.as_string(raw), None)  # no parameters: "%" is modulo
