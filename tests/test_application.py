@@ -332,3 +332,69 @@ def test_context_manager_closes() -> None:
 def _next_event(dog: Dog, trick: str) -> Any:
     dog.add_trick(trick)
     return dog.collect_events()[-1]
+
+
+def test_a_redefined_event_class_is_used_after_reads_with_the_old_one() -> None:
+    class Pet(Aggregate):
+        @event("Adopted")
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    app = TrainingSchool()
+    pet = Pet("Tom")
+    app.save(pet)
+    assert app.repository.get(pet.id).name == "Tom"
+
+    class Pet(Aggregate):  # type: ignore[no-redef]
+        @event("Adopted")
+        def __init__(self, name: str) -> None:
+            self.name = name.upper()
+
+    assert app.repository.get(pet.id).name == "TOM"
+
+
+def test_a_failed_snapshot_does_not_fail_the_save(caplog: pytest.LogCaptureFixture) -> None:
+    from fractions import Fraction
+
+    class Share(Aggregate):
+        @event("Made")
+        def __init__(self, num: int, den: int) -> None:
+            self.value = Fraction(num, den)
+
+    class Shares(Application):
+        snapshotting_intervals = {Share: 1}
+
+    app = Shares()
+    a, b = Share(1, 2), Share(2, 3)
+    recordings = app.save(a, b)
+    assert len(recordings) == 2
+    assert a._pending_events == [] and b._pending_events == []
+    assert "could not snapshot" in caplog.text
+    assert app.repository.get(b.id).value == Fraction(2, 3)
+
+
+def test_settings_may_be_numbers_and_booleans() -> None:
+    app = TrainingSchool(env={"AGGREGATE_CACHE_MAXSIZE": 5, "IS_SNAPSHOTTING_ENABLED": True})  # type: ignore[dict-item]
+    assert app.repository.cache is not None and app.repository.cache.maxsize == 5
+    assert app.snapshots is not None
+    with pytest.raises(ConfigurationError, match="settings are strings"):
+        TrainingSchool(env={"AGGREGATE_CACHE_MAXSIZE": [5]})  # type: ignore[dict-item]
+
+
+def test_ids_must_be_uuids_and_versions_start_at_one() -> None:
+    app = TrainingSchool()
+    dog_id = app.register("Fido")
+    with pytest.raises(RetellError, match=r"ids are UUIDs, not str: get\(UUID"):
+        app.repository.get(str(dog_id))  # type: ignore[arg-type]
+    with pytest.raises(AggregateNotFound, match="versions start at 1"):
+        app.repository.get(dog_id, version=0)
+
+
+def test_reading_encrypted_events_without_the_key_says_so() -> None:
+    app = TrainingSchool(env={"CIPHER_KEY": AESCipher.create_key()})
+    dog_id = app.register("Fido")
+    plain = TrainingSchool()
+    plain.events.recorder = app.recorder
+    with pytest.raises(TranscodingError, match="CIPHER_KEY"):
+        plain.repository.get(dog_id)
+    assert repr(Aggregate()) .startswith("Aggregate(id=")

@@ -11,6 +11,7 @@ Python blocks use ``retell.postgres`` is skipped when PostgreSQL is not on
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import socket
@@ -62,12 +63,13 @@ def blocks(text: str) -> list[Block]:
     return found
 
 
-def dev_commands() -> set[str]:
+@functools.cache
+def dev_commands() -> frozenset[str]:
     """The commands dev.py names in its usage message (it prints it and exits, no venv)."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "dev.py")], capture_output=True, text=True, check=False
     )
-    return {m["command"] for m in DEV_COMMAND.finditer(result.stderr) if m["command"]}
+    return frozenset(m["command"] for m in DEV_COMMAND.finditer(result.stderr) if m["command"])
 
 
 def postgres_reachable() -> bool:
@@ -78,7 +80,7 @@ def postgres_reachable() -> bool:
     return True
 
 
-def check_shell(path: str, block: Block, commands: set[str]) -> None:
+def check_shell(path: str, block: Block, commands: frozenset[str]) -> None:
     for number, line in enumerate(block.code.splitlines(), start=block.line):
         match = DEV_COMMAND.search(line)
         if match and match["command"] not in commands:
@@ -108,17 +110,15 @@ def run_python(file: Path, block: Block, module: types.ModuleType) -> None:
 def test_examples_run(file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(file.relative_to(ROOT))
     found = [b for b in blocks(file.read_text(encoding="utf-8")) if b.run]
+    for block in found:
+        if block.lang in SHELL:
+            check_shell(path, block, dev_commands())
+
     python = [b for b in found if b.lang in PYTHON]
     if any("retell.postgres" in b.code for b in python) and not postgres_reachable():
         if os.environ.get("RETELL_REQUIRE_SERVICES"):
-            pytest.fail(f"{path} needs PostgreSQL on 127.0.0.1:5432, which is not reachable")
+            pytest.fail(f"{path} needs PostgreSQL on 127.0.0.1:5432: not reachable", pytrace=False)
         pytest.skip(f"{path} needs PostgreSQL on 127.0.0.1:5432")
-
-    shell = [b for b in found if b.lang in SHELL]
-    if shell:
-        commands = dev_commands()
-        for block in shell:
-            check_shell(path, block, commands)
 
     name = "docs_" + re.sub(r"\W", "_", path.removesuffix(".md"))
     module = types.ModuleType(name)

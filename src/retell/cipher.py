@@ -68,5 +68,5 @@ class AESCipher:
         except InvalidTag:
             raise CipherError(
                 "stored event state cannot be decrypted: CIPHER_KEY is not the key it was "
-                "written with, or the record was altered."
+                "written with, the record was altered, or it was written without encryption."
             ) from None

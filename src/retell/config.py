@@ -39,6 +39,20 @@ def process_environ() -> Mapping[str, str]:
     return merged
 
 
+def _text(key: str, value: object) -> str:
+    """Settings are text, as in os.environ; Python settings may give numbers and yes/no."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "y" if value else "n"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ConfigurationError(
+        f"{key}={value!r}: settings are strings (or numbers, or True/False), "
+        f"not {type(value).__name__}"
+    )
+
+
 _TRUE = frozenset({"y", "yes", "t", "true", "on", "1"})
 _FALSE = frozenset({"n", "no", "f", "false", "off", "0", ""})
 
@@ -46,13 +60,13 @@ _FALSE = frozenset({"n", "no", "f", "false", "off", "0", ""})
 class Environment(Mapping[str, str]):
     """Merged settings for the application `name`, read with its prefix first."""
 
-    def __init__(self, name: str, *layers: Mapping[str, str] | None) -> None:
+    def __init__(self, name: str, *layers: Mapping[str, object] | None) -> None:
         self.name = name
         self.prefix = f"{name.upper()}_"
         self._values: dict[str, str] = {}
         for layer in layers:
-            if layer:
-                self._values.update(layer)
+            for key, value in (layer or {}).items():
+                self._values[key] = _text(key, value)
 
     def __getitem__(self, key: str) -> str:
         try:

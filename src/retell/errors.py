@@ -2,8 +2,9 @@
 
 Catch `RetellError` to catch them all. Persistence errors carry the DB-API names
 whatever the store underneath (memory, SQLite, PostgreSQL, Django), so code that
-handles `OperationalError` works the same on each of them::
+handles `OperationalError` works the same on each of them:
 
+```text
     RetellError
     ├── ConfigurationError          a bad env key, an unknown PERSISTENCE_MODULE
     ├── TopicError                  a topic that names no importable class
@@ -25,6 +26,7 @@ handles `OperationalError` works the same on each of them::
             ├── InternalError
             ├── ProgrammingError    e.g. a table is missing
             └── NotSupportedError
+```
 
 Messages say what went wrong and what to do about it: which aggregate and version,
 which table is missing and which command creates it, which key is wrong.

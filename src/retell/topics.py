@@ -16,6 +16,7 @@ from retell.errors import TopicError
 
 _registry: dict[str, Any] = {}
 _lock = threading.Lock()
+_generation = 0  # counts topics that came to name another class (redefinitions)
 
 
 def get_topic(obj: type | Any) -> str:
@@ -25,8 +26,17 @@ def get_topic(obj: type | Any) -> str:
 
 def register_topic(topic: str, obj: Any) -> None:
     """Make `topic` resolve to `obj` in this process, even if it cannot be imported."""
+    global _generation  # noqa: PLW0603 (one counter for the process, read by caches)
     with _lock:
+        previous = _registry.get(topic)
+        if previous is not None and previous is not obj:
+            _generation += 1
         _registry[topic] = obj
+
+
+def generation() -> int:
+    """Changes whenever a topic comes to name another class: caches keyed by topic reset."""
+    return _generation
 
 
 def resolve_topic(topic: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 from uuid import UUID
@@ -16,6 +17,8 @@ from retell.errors import IntegrityError, RetellError
 from retell.persistence.factory import InfrastructureFactory
 from retell.persistence.recorders import ApplicationRecorder
 from retell.persistence.transcoder import Transcoder
+
+logger = logging.getLogger("retell.application")
 
 
 class Application:
@@ -94,17 +97,33 @@ class Application:
                 f"{type(self).__name__}.save() takes aggregates, not {wrong!r}"
             ) from None
         recordings = self.events.put(events, **insert_kwargs)
-        cache, snapshots = self.repository.cache, self.snapshots
+        # The events are recorded: from here on nothing may raise, or the caller
+        # would think the save failed and try it again.
+        saved = [len(aggregate._pending_events) for aggregate in aggregates]
         for aggregate in aggregates:
-            saved = len(aggregate._pending_events)
             aggregate._pending_events = []
-            if cache is not None:
+        if self.repository.cache is not None:
+            for aggregate in aggregates:
                 self.repository.cache_saved(aggregate)
-            if snapshots is not None and self._snapshot_due(aggregate, saved):
-                self._put_snapshot(aggregate)
+        if self.snapshots is not None:
+            for aggregate, count in zip(aggregates, saved, strict=True):
+                if self._snapshot_due(aggregate, count):
+                    self._put_snapshot_after_save(aggregate)
         for listener in self.after_save:
             listener(self, recordings)
         return recordings
+
+    def _put_snapshot_after_save(self, aggregate: Aggregate) -> None:
+        """A snapshot is an optimisation: failing to take one must not fail the save."""
+        try:
+            self._put_snapshot(aggregate)
+        except Exception:
+            logger.exception(
+                "%s saved %s version %s, but could not snapshot it",
+                self.name,
+                aggregate.id,
+                aggregate.version,
+            )
 
     def _snapshot_due(self, aggregate: Aggregate, saved: int) -> bool:
         """Whether the saved events took the aggregate across a multiple of its interval."""

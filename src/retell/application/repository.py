@@ -16,7 +16,7 @@ from uuid import UUID
 
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
-from retell.errors import AggregateNotFound
+from retell.errors import AggregateNotFound, RetellError
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import AggregateRecorder
 
@@ -101,6 +101,15 @@ class Repository:
         Typed `Any` so that ``dog: Dog = repository.get(dog_id)`` type-checks: an id
         alone cannot tell a type checker which aggregate class comes back.
         """
+        if not isinstance(aggregate_id, UUID):
+            raise RetellError(
+                f"aggregate ids are UUIDs, not {type(aggregate_id).__name__}: "
+                f"get(UUID({str(aggregate_id)!r})), not get({aggregate_id!r})"
+            )
+        if version is not None and version < 1:
+            raise AggregateNotFound(
+                f"aggregate versions start at 1: there is no version {version} of {aggregate_id}"
+            )
         if version is None and self.cache is not None:
             cached = self.cache.get(aggregate_id)
             if cached is not None:

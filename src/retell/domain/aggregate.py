@@ -172,8 +172,9 @@ class Aggregate(metaclass=AggregateMeta):
         _AggregateClassBuilder(cls).build()
 
     def __repr__(self) -> str:
-        state = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
-        return f"{type(self).__qualname__}(id={self._id}, version={self._version}, {state})"
+        fields = [f"id={self._id}", f"version={self._version}"]
+        fields += [f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_")]
+        return f"{type(self).__qualname__}({', '.join(fields)})"
 
 
 class _AggregateClassBuilder:

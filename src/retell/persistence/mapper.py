@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from retell import topics
 from retell.cipher import Cipher
 from retell.compressor import Compressor
 from retell.domain.events import DomainEvent
@@ -29,6 +30,7 @@ class Mapper:
         self.cipher = cipher
         self._topics: dict[type, str] = {}
         self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {}
+        self._generation = topics.generation()
 
     def to_stored_event(self, event: DomainEvent) -> StoredEvent:
         cls = type(event)
@@ -47,6 +49,9 @@ class Mapper:
 
     def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[DomainEvent]:
         """Decode many at once: replaying an aggregate is this loop, so it is kept tight."""
+        if self._generation != topics.generation():  # a class was redefined (a notebook...)
+            self._decoders.clear()
+            self._generation = topics.generation()
         decoders, cipher, compressor = self._decoders, self.cipher, self.compressor
         events = []
         for stored in stored_events:

@@ -180,7 +180,10 @@ class Transcoder:
                 else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             )
             return {_TAG: "object", "c": get_topic(cls), "v": self._tag(fields)}
-        raise TypeError(f"{cls.__qualname__} values are not supported in loosely typed fields")
+        raise TypeError(
+            f"{cls.__qualname__} values are not supported: register {cls.__qualname__} with "
+            "Transcoder.register() (in Application.register_transcodings)"
+        )
 
     # Decoding
 
@@ -224,9 +227,14 @@ class Transcoder:
             event = self._decode_via_dict(cls, codec, data, version)
             return event
         except (msgspec.ValidationError, msgspec.DecodeError, KeyError, TypeError) as error:
+            hint = (
+                "If the class changed shape, raise its class_version and add an upcast method."
+                if data.startswith(b"{")
+                else "The bytes are not JSON: were they written with CIPHER_KEY or "
+                "COMPRESSOR_TOPIC set, and read without them?"
+            )
             raise TranscodingError(
-                f"cannot read a stored {cls.__qualname__} event: {error}. If the class "
-                "changed shape, raise its class_version and add an upcast method."
+                f"cannot read a stored {cls.__qualname__} event: {error}. {hint}"
             ) from error
 
     def _decode_current(self, cls: type[DomainEvent], codec: _ClassCodec, data: bytes) -> Any:
