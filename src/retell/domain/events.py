@@ -65,7 +65,9 @@ def positional_start(
     return len(fields) - len(positional)
 
 
-class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class DomainEvent(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True
+):
     """Something that happened to aggregate `originator_id`, making it `originator_version`.
 
     `correlation_id` and `causation_id` are set on events that a process application's
@@ -78,6 +80,9 @@ class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     shape, raise it and add static methods ``upcast_v1_v2(state: dict) -> None``
     (and so on) that bring the stored state of older versions up to date.
     """
+
+    # Unknown fields are refused so that the transcoder's fast path fails loudly (and
+    # falls back to its careful path) on anything but data of exactly this shape.
 
     originator_id: UUID
     originator_version: int
@@ -154,10 +159,18 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
                 f"{type(self).__qualname__} belongs to aggregate {self.originator_id}, "
                 f"not to {aggregate._id}."
             )
-        self.apply(aggregate)
+        cls = type(self)
+        start = cls._apply_start
+        if start >= 0 and cls.apply is _DEFAULT_APPLY:  # the @event body, called directly
+            cls._apply_body(aggregate, *msgspec.structs.astuple(self)[start:])  # type: ignore[misc]
+        else:
+            self.apply(aggregate)
         aggregate._version = self.originator_version
         aggregate._modified_on = self.timestamp
         return aggregate
+
+
+_DEFAULT_APPLY = AggregateEvent.apply
 
 
 class AggregateCreated(AggregateEvent, frozen=True, kw_only=True):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import msgspec
+
 from retell import topics
 from retell.cipher import Cipher
 from retell.compressor import Compressor
@@ -52,17 +54,25 @@ class Mapper:
         if self._generation != topics.generation():  # a class was redefined (a notebook...)
             self._decoders.clear()
             self._generation = topics.generation()
-        decoders, cipher, compressor = self._decoders, self.cipher, self.compressor
-        events = []
-        for stored in stored_events:
-            data = stored.state
-            if cipher is not None:
-                data = cipher.decrypt(data)
-            if compressor is not None:
-                data = compressor.decompress(data)
-            decode = decoders.get(stored.topic)
-            if decode is None:
-                decode = self.transcoder.decoder_for(resolve_topic(stored.topic))
-                decoders[stored.topic] = decode
-            events.append(decode(data))
-        return events
+        if self.cipher is None and self.compressor is None:
+            decoders = self._decoders
+            try:
+                return [decoders[s.topic](s.state) for s in stored_events]
+            except (KeyError, msgspec.ValidationError, msgspec.DecodeError):
+                pass  # a topic not met yet, or an event the fast decoder cannot take
+        return [self._decode_carefully(stored) for stored in stored_events]
+
+    def _decode_carefully(self, stored: StoredEvent) -> DomainEvent:
+        data = stored.state
+        if self.cipher is not None:
+            data = self.cipher.decrypt(data)
+        if self.compressor is not None:
+            data = self.compressor.decompress(data)
+        cls = resolve_topic(stored.topic)
+        decode = self._decoders.get(stored.topic)
+        if decode is None:
+            decode = self._decoders[stored.topic] = self.transcoder.fast_decoder(cls)
+        try:
+            return decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return self.transcoder.decode(cls, data)  # handles it, or says what is wrong
