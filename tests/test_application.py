@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import uuid4
 
 import pytest
 
@@ -18,33 +18,7 @@ from retell.errors import (
     RetellError,
     TranscodingError,
 )
-
-
-class Dog(Aggregate):
-    @event("Registered")
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tricks: list[str] = []
-
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"/dogs/{name}")
-
-    @event("TrickAdded")
-    def add_trick(self, trick: str) -> None:
-        self.tricks.append(trick)
-
-
-class TrainingSchool(Application):
-    def register(self, name: str) -> UUID:
-        dog = Dog(name)
-        self.save(dog)
-        return dog.id
-
-    def add_trick(self, name: str, trick: str) -> None:
-        dog = self.repository.get(Dog.create_id(name))
-        dog.add_trick(trick)
-        self.save(dog)
+from tests.dogschool import Dog, TrainingSchool
 
 
 class SnapshottingSchool(TrainingSchool):

@@ -14,7 +14,7 @@ from retell.errors import ConfigurationError, RetellError, RunnerError, WaitTime
 from retell.memory import MemoryApplicationRecorder, MemoryTrackingRecorder
 from retell.persistence.records import Tracking
 from retell.projection import Projection, ProjectionRunner
-from tests.test_system import Dog, TrainingSchool
+from tests.dogschool import Dog, TrainingSchool
 
 
 class TrickCountsView(MemoryTrackingRecorder):

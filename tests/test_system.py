@@ -9,7 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
 
-from retell import Aggregate, Application, event
+from retell import Aggregate, event
 from retell.domain.events import DomainEvent
 from retell.errors import PolicyError, RetellError, RunnerError, SystemDefinitionError
 from retell.persistence.records import Tracking
@@ -20,31 +20,7 @@ from retell.system import (
     SingleThreadedRunner,
     System,
 )
-
-
-class Dog(Aggregate):
-    @event("Registered")
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tricks: list[str] = []
-
-    @staticmethod
-    def create_id(name: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"/dogs/{name}")
-
-    @event("TrickAdded")
-    def add_trick(self, trick: str) -> None:
-        self.tricks.append(trick)
-
-
-class TrainingSchool(Application):
-    def register(self, name: str) -> None:
-        self.save(Dog(name))
-
-    def add_trick(self, name: str, trick: str) -> None:
-        dog = self.repository.get(Dog.create_id(name))
-        dog.add_trick(trick)
-        self.save(dog)
+from tests.dogschool import Dog, TrainingSchool
 
 
 class Counter(Aggregate):

@@ -16,7 +16,7 @@ import pytest
 from retell.errors import RetellError
 from retell.system import Runner
 from retell.system.worker import Worker, follower_status
-from tests.test_system import TrainingSchool
+from tests.dogschool import TrainingSchool
 from tests.worker_system import SlowCounters, system
 
 ROOT = Path(__file__).resolve().parents[1]

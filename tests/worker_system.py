@@ -12,7 +12,8 @@ from typing import Any
 
 from retell.domain.events import DomainEvent
 from retell.system import ProcessApplication, ProcessingEvent, System
-from tests.test_system import Counter, Dog, TrainingSchool
+from tests.dogschool import Dog, TrainingSchool
+from tests.test_system import Counter
 
 
 class SlowCounters(ProcessApplication):
