@@ -115,9 +115,9 @@ def test_two_classes_with_one_name_are_refused() -> None:
         System(pipes=[[TrainingSchool, Counters], [TrainingSchool, Other]])
 
 
-def test_single_threaded_runner_processes_before_save_returns() -> None:
+def test_single_threaded_runner_processes_before_save_returns(store_env: dict[str, str]) -> None:
     system = System(pipes=[[TrainingSchool, Counters, Tally]])
-    with SingleThreadedRunner(system) as runner:
+    with SingleThreadedRunner(system, store_env) as runner:
         school = runner.get(TrainingSchool)
         school.register("Fido")
         school.add_trick("Fido", "roll")
@@ -132,9 +132,9 @@ def test_single_threaded_runner_processes_before_save_returns() -> None:
         assert tally.recorder.max_tracking_id("Counters") == increments[-1].id
 
 
-def test_correlation_and_causation() -> None:
+def test_correlation_and_causation(store_env: dict[str, str]) -> None:
     system = System(pipes=[[TrainingSchool, Counters, Tally]])
-    with SingleThreadedRunner(system) as runner:
+    with SingleThreadedRunner(system, store_env) as runner:
         school = runner.get(TrainingSchool)
         school.register("Fido")
         school.add_trick("Fido", "roll")
@@ -176,8 +176,8 @@ def test_unknown_leader_and_follower_ahead_of_its_leader() -> None:
         counters.pull_and_process("TrainingSchool")
 
 
-def test_pull_and_process_range_and_exactly_once() -> None:
-    school, counters = TrainingSchool(), Counters()
+def test_pull_and_process_range_and_exactly_once(store_env: dict[str, str]) -> None:
+    school, counters = TrainingSchool(env=store_env), Counters(env=store_env)
     counters.follow("TrainingSchool", school.notification_log)
     school.register("Fido")
     for trick in "abcd":
@@ -215,9 +215,11 @@ class Watcher(ProcessApplication):
         self.seen.append(processing_event.tracking.notification_id)
 
 
-def test_a_failing_policy_is_reported_and_others_still_process() -> None:
+def test_a_failing_policy_is_reported_and_others_still_process(
+    store_env: dict[str, str],
+) -> None:
     system = System(pipes=[[TrainingSchool, Fragile], [TrainingSchool, Watcher]])
-    with SingleThreadedRunner(system) as runner:
+    with SingleThreadedRunner(system, store_env) as runner:
         school = runner.get(TrainingSchool)
         school.register("Fido")
         with pytest.raises(PolicyError, match="Counters failed to process position 2") as info:
@@ -233,9 +235,9 @@ def test_a_failing_policy_is_reported_and_others_still_process() -> None:
         assert fragile.count(fido()) == 2
 
 
-def test_multi_threaded_runner() -> None:
+def test_multi_threaded_runner(store_env: dict[str, str]) -> None:
     system = System(pipes=[[TrainingSchool, Counters, Tally]])
-    with MultiThreadedRunner(system) as runner:
+    with MultiThreadedRunner(system, store_env) as runner:
         school = runner.get(TrainingSchool)
         school.register("Fido")
         for i in range(20):

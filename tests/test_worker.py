@@ -22,12 +22,10 @@ from tests.worker_system import SlowCounters, system
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sqlite_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PERSISTENCE_MODULE": "retell.sqlite",
-        "SQLITE_DBNAME": str(tmp_path / "school.db"),
-        "WORKER_LOG": str(tmp_path / "processed.log"),
-    }
+@pytest.fixture
+def env(shared_store_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """A store that processes can share (SQLite, PostgreSQL), and the follower's log file."""
+    return {**shared_store_env, "WORKER_LOG": str(tmp_path / "processed.log")}
 
 
 def processed(tmp_path: Path) -> list[tuple[int, int]]:
@@ -45,8 +43,9 @@ def wait_for(condition: Any, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def test_two_workers_in_one_process_share_a_follower(tmp_path: Path, monkeypatch: Any) -> None:
-    env = sqlite_env(tmp_path)
+def test_two_workers_in_one_process_share_a_follower(
+    env: dict[str, str], tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.setenv("WORKER_LOG", env["WORKER_LOG"])
     first, second = Worker(system, env), Worker(system, env)
     first.takeover_interval = second.takeover_interval = 0.1
@@ -96,8 +95,8 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_worker_processes_take_over_and_never_overlap(tmp_path: Path) -> None:
-    env = {**sqlite_env(tmp_path), "WORKER_DELAY": "0.02"}
+def test_worker_processes_take_over_and_never_overlap(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "WORKER_DELAY": "0.02"}
     school: Any = TrainingSchool(env=env)
     school.register("Fido")
     workers = [start_worker(env) for _ in range(3)]
@@ -136,8 +135,7 @@ def test_worker_processes_take_over_and_never_overlap(tmp_path: Path) -> None:
     assert all(w.returncode == 0 for w in survivors), errors
 
 
-def test_status_command(tmp_path: Path) -> None:
-    env = sqlite_env(tmp_path)
+def test_status_command(env: dict[str, str]) -> None:
     school: Any = TrainingSchool(env=env)
     school.register("Fido")
     school.add_trick("Fido", "roll")
