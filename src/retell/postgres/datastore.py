@@ -1,0 +1,322 @@
+"""Connections to one PostgreSQL database, shared by the recorders of one factory.
+
+Why it is built this way:
+
+- A psycopg_pool ``ConnectionPool`` of POSTGRES_POOL_SIZE connections, in autocommit
+  mode: a save is one statement (see `retell.postgres.protocol`), so it needs no
+  BEGIN or COMMIT round trip, and a read is one statement with its own snapshot.
+- The timeouts (lock, statement, idle in transaction) are set in the startup packet
+  of each connection, so they cost no round trip, and a stuck lock is an error, not a
+  hang.
+- A pooled connection is checked before use without a round trip: an idle connection
+  in autocommit mode has nothing to read, so a readable socket means the server has
+  closed it (a restart, an administrator); it is dropped and another taken.
+- A read that fails because its connection was lost is retried on another. A write
+  whose connection is lost after it was sent may have committed: it is settled, not
+  guessed. Once the old session is gone (only then is its transaction over), the
+  recorder looks for what it wrote; found, the write's result is returned, not found,
+  the write runs again. If that cannot be told, the error says the write may or may
+  not have been recorded.
+- A failure to get a connection at all is reported with host and port, within
+  POSTGRES_CONNECT_TIMEOUT: when the pool has no connection to give, one direct
+  connection attempt tells why (refused, unknown database, wrong login...).
+- Recorders `attach` to it and `detach` when closed; the last to detach closes it,
+  and so does the factory's `close`.
+- After ``fork()`` the child leaves what it inherited alone (the parent's sockets:
+  closing them would end the parent's sessions) and opens its own pool and listener,
+  so an application constructed before forking (a pre-loading web server) works in
+  its workers.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from retell.errors import InterfaceError, OperationalError, PersistenceError
+from retell.postgres.errors import connection_error, is_connection_failure, translate
+from retell.postgres.listener import Listener
+from retell.postgres.settings import PostgresSettings
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+Cursor = psycopg.Cursor[Any]
+
+POOL_WAIT_SLICE = 0.25
+"""Seconds to wait for a pooled connection before asking the server directly why none came."""
+
+READ_ATTEMPTS = 3
+"""How many connections a read tries when each in turn turns out to be lost."""
+
+_open_datastores: weakref.WeakSet[PostgresDatastore] = weakref.WeakSet()
+_inherited: list[object] = []
+"""A forked child's copies of its parent's pools and listeners: kept, never used nor closed."""
+
+
+class PooledConnection(psycopg.Connection[Any]):
+    """A pooled connection that keeps one cursor for the protocol's statements.
+
+    Making a cursor costs as much as a third of a short statement's client time, and a
+    pooled connection is used by one thread at a time, so its cursor is reused.
+    """
+
+    _protocol_cursor: Cursor | None = None
+
+    def protocol_cursor(self) -> Cursor:
+        cursor = self._protocol_cursor
+        if cursor is None or cursor.closed:
+            cursor = self._protocol_cursor = self.cursor()
+        return cursor
+
+
+class PostgresDatastore:
+    """A pool of connections to one database, its listener thread, and error translation."""
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        self.settings = settings
+        self._closed = False
+        self._users = 0
+        self._start()
+        _open_datastores.add(self)
+
+    def _start(self) -> None:
+        """A new pool (opened on first use) and listener (started on first use)."""
+        settings = self.settings
+        self._pool: ConnectionPool[PooledConnection] = ConnectionPool(
+            connection_class=PooledConnection,
+            kwargs={**settings.connect_kwargs(), "autocommit": True},
+            min_size=1,
+            max_size=settings.pool_size,
+            open=False,
+            name=f"retell-{settings.env.name}",
+            timeout=settings.connect_timeout,
+        )
+        self._lock = threading.Lock()
+        self._opened = False
+        self.listener = Listener(self.connect, settings.connect_timeout)
+
+    def _after_fork(self) -> None:
+        """In a forked child: keep the parent's pool and listener untouched, make new ones."""
+        _inherited.append((self._pool, self.listener))
+        if not self._closed:
+            self._start()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def attach(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def detach(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._users <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the listener and close every connection (ones in use when they are returned)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.listener.stop()
+        self._pool.close()
+
+    def connect(self) -> Connection:
+        """A new connection of its own (not pooled), in autocommit mode, or a clear error."""
+        try:
+            return psycopg.connect(**self.settings.connect_kwargs(), autocommit=True)
+        except psycopg.Error as error:
+            raise connection_error(error, self.settings) from error
+
+    def read(self, action: Callable[[Cursor], T]) -> T:
+        """Run a read on a pooled connection, on another if the connection turns out lost."""
+        for attempt in range(READ_ATTEMPTS):
+            with self._connection() as connection:
+                try:
+                    return action(connection.protocol_cursor())
+                except psycopg.Error as error:
+                    if attempt + 1 < READ_ATTEMPTS and connection.broken:
+                        continue
+                    raise translate(error, self.settings) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def write(
+        self, action: Callable[[Cursor], T], recover: Callable[[Cursor], T | None] | None = None
+    ) -> T:
+        """Run a write on a pooled connection; if the connection is lost on the way, find out.
+
+        A write whose connection was lost may or may not have committed. With `recover`
+        (which returns the write's result if it finds the write recorded, or None), the
+        outcome is settled on a new connection once the old session is gone: the write
+        is returned if it committed, run again if it did not. Otherwise, or while the old
+        session may still be running, the error says the outcome is unknown.
+        """
+        with self._connection() as connection:
+            session = connection.info.backend_pid
+            try:
+                return action(connection.protocol_cursor())
+            except psycopg.Error as error:
+                translated = translate(error, self.settings)
+                if not (connection.broken and is_connection_failure(error)):
+                    raise translated from error
+                lost = translated
+        if recover is not None:
+            try:
+                found = self._look_for(session, recover)
+            except PersistenceError:
+                pass  # cannot tell (yet): say so
+            else:
+                return self.write(action) if found is None else found
+        raise _in_doubt(lost) from lost.__cause__
+
+    def _look_for(self, session: int, recover: Callable[[Cursor], T | None]) -> T | None:
+        """What `recover` finds of a write whose connection (to backend `session`) was lost.
+
+        Only once that backend has exited is its transaction over: if it committed, the
+        commit completed first (a backend holds off termination while committing). A
+        backend whose client vanished exits within moments (or, cut off by a network,
+        when the server notices), so this waits up to POSTGRES_CONNECT_TIMEOUT for it,
+        and raises `InterfaceError` if it is still running.
+        """
+        deadline = time.monotonic() + self.settings.connect_timeout
+        with self._connection() as connection:
+            cursor = connection.protocol_cursor()
+            try:
+                cursor.row_factory = tuple_row
+                while True:
+                    cursor.execute(
+                        "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = %s",
+                        (session,),
+                    )
+                    row = cursor.fetchone()
+                    if row is not None and row[0] == 0:
+                        return recover(cursor)
+                    if time.monotonic() > deadline:
+                        raise InterfaceError("the session of the lost write is still running")
+                    time.sleep(0.01)
+            except psycopg.Error as error:
+                raise translate(error, self.settings) from error
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A transaction on a pooled connection: committed at the end, rolled back on error.
+
+        For a view's writes (which record the tracking position too); not retried.
+        """
+        with self._connection() as connection:
+            try:
+                with connection.transaction(), connection.cursor() as cursor:
+                    yield cursor
+            except psycopg.Error as error:
+                translated = translate(error, self.settings)
+                if connection.broken and is_connection_failure(error):
+                    raise _in_doubt(translated) from error
+                raise translated from error
+
+    @contextmanager
+    def _connection(self) -> Iterator[PooledConnection]:
+        connection = self._getconn()
+        try:
+            yield connection
+        finally:
+            self._pool.putconn(connection)
+
+    def _getconn(self) -> PooledConnection:
+        """A live pooled connection, or an error that says why there is none."""
+        if not self._opened:
+            self._open()
+        deadline = time.monotonic() + self.settings.connect_timeout
+        probed = False
+        while True:
+            wait = max(deadline - time.monotonic(), 0.001) if probed else POOL_WAIT_SLICE
+            try:
+                connection = self._pool.getconn(timeout=wait)
+            except PoolTimeout:
+                if self._closed:
+                    raise self._closed_error() from None
+                if probed:
+                    raise self._pool_exhausted() from None
+                self._probe()  # raises why the server cannot be used, if it cannot
+                probed = True
+                continue
+            if _is_alive(connection):
+                return connection
+            connection.close()  # the pool replaces a closed connection
+            self._pool.putconn(connection)
+
+    def _open(self) -> None:
+        """Open the pool, once a direct connection has shown that the server takes ours.
+
+        Without that first look, a wrong port or login would only show as the pool's
+        background retries, in the log, until the pool timed out.
+        """
+        with self._lock:
+            if self._closed:
+                raise self._closed_error()
+            if not self._opened:
+                self._probe()
+                self._pool.open(wait=False)
+                self._opened = True
+
+    def _probe(self) -> None:
+        """Connect once, directly: raises the reason the pool cannot connect, if any."""
+        self.connect().close()
+
+    def _pool_exhausted(self) -> PersistenceError:
+        key = self.settings.describe("POSTGRES_POOL_SIZE")
+        return OperationalError(
+            f"no connection to PostgreSQL at {self.settings.server} came free within "
+            f"{self.settings.connect_timeout} seconds: all {key}={self.settings.pool_size} "
+            f"were in use. Set {key} higher, or use fewer threads at once."
+        )
+
+    def _closed_error(self) -> PersistenceError:
+        return InterfaceError(
+            f"the connections to PostgreSQL at {self.settings.server} were closed (the "
+            "application or recorder was closed): make a new application to use it again."
+        )
+
+
+def _in_doubt(lost: PersistenceError) -> PersistenceError:
+    """The error for a write whose connection was lost after it was sent."""
+    return type(lost)(
+        f"{lost} The connection was lost after the write was sent, so it may or may not "
+        "have been recorded: read it back to see."
+    )
+
+
+def _is_alive(connection: Connection) -> bool:
+    """Whether an idle pooled connection is still open, without a round trip.
+
+    Idle in autocommit mode, with no LISTEN, a connection has nothing to read: if its
+    socket is readable, the server has sent an error and closed it.
+    """
+    if connection.closed:
+        return False
+    try:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return not readable
+
+
+def _after_fork_in_child() -> None:
+    for datastore in list(_open_datastores):
+        datastore._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

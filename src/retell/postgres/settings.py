@@ -1,0 +1,138 @@
+"""The PostgreSQL store's settings, read and checked once, when the factory is made.
+
+Checking here means a wrong key fails when the application is constructed, with a
+message naming the key as the user set it, rather than at the first save.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from retell.config import Environment
+from retell.errors import ConfigurationError
+from retell.postgres.names import TableNames
+
+DEFAULT_PORT = 5432
+DEFAULT_SCHEMA = "public"
+DEFAULT_POOL_SIZE = 5
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_LOCK_TIMEOUT = 5.0
+"""Seconds a statement waits for a lock (another writer of the same aggregate version)."""
+DEFAULT_STATEMENT_TIMEOUT = 60.0
+DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT = 10.0
+"""Seconds a connection may sit in an open transaction: bounds how long a writer that
+vanished mid-transaction (its process hung, its network cut) can hold readers back."""
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """Where the database is, how to log in, and the limits every connection runs under."""
+
+    dbname: str
+    host: str
+    port: int
+    user: str
+    password: str
+    pool_size: int
+    connect_timeout: float
+    lock_timeout: float
+    statement_timeout: float
+    idle_in_transaction_timeout: float
+    create_table: bool
+    tables: TableNames
+    env: Environment
+
+    @classmethod
+    def from_env(cls, env: Environment) -> PostgresSettings:
+        return cls(
+            dbname=_dbname(env),
+            host=env.get("POSTGRES_HOST", "").strip() or "localhost",
+            port=_port(env),
+            user=env.get("POSTGRES_USER", "").strip(),
+            password=env.get("POSTGRES_PASSWORD", ""),
+            pool_size=env.get_int("POSTGRES_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1),
+            connect_timeout=env.get_float(
+                "POSTGRES_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT, minimum=1.0
+            ),
+            lock_timeout=env.get_float("POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+            statement_timeout=env.get_float(
+                "POSTGRES_STATEMENT_TIMEOUT", DEFAULT_STATEMENT_TIMEOUT
+            ),
+            idle_in_transaction_timeout=env.get_float(
+                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+                DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            create_table=env.get_bool("CREATE_TABLE", True),
+            tables=TableNames.for_application(
+                env.name,
+                env.get("POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
+                env.describe("POSTGRES_SCHEMA"),
+            ),
+            env=env,
+        )
+
+    @property
+    def server(self) -> str:
+        """``host:port`` of the server, for messages."""
+        return f"{self.host}:{self.port}"
+
+    def describe(self, key: str) -> str:
+        """The key as the user set it (with the application's prefix, if they used it)."""
+        return self.env.describe(key)
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """What psycopg.connect needs, the timeouts included as session settings.
+
+        The timeouts travel in the startup packet (``options``), so a new connection
+        costs no extra round trip to set them.
+        """
+        settings = [
+            (name, str(int(seconds * 1000)))
+            for name, seconds in (
+                ("lock_timeout", self.lock_timeout),
+                ("statement_timeout", self.statement_timeout),
+                ("idle_in_transaction_session_timeout", self.idle_in_transaction_timeout),
+            )
+        ]
+        # Unqualified names (a view's tables) resolve in the application's schema.
+        settings.append(("search_path", self.tables.quoted_schema))
+        options = " ".join(f"-c {name}={_escape_option(value)}" for name, value in settings)
+        kwargs: dict[str, Any] = {
+            "dbname": self.dbname,
+            "host": self.host,
+            "port": self.port,
+            "connect_timeout": max(2, round(self.connect_timeout)),
+            "options": options,
+            "application_name": f"retell {self.env.name}"[:63],
+        }
+        if self.user:
+            kwargs["user"] = self.user
+        if self.password:
+            kwargs["password"] = self.password
+        return kwargs
+
+
+def _escape_option(value: str) -> str:
+    """A value for libpq's ``options``: the server splits them at white space, unless escaped."""
+    return "".join("\\" + c if c.isspace() or c == "\\" else c for c in value)
+
+
+def _dbname(env: Environment) -> str:
+    dbname = env.get("POSTGRES_DBNAME", "").strip()
+    if not dbname:
+        raise ConfigurationError(
+            f"PERSISTENCE_MODULE=retell.postgres needs POSTGRES_DBNAME (or "
+            f"{env.prefix}POSTGRES_DBNAME): set it to the name of the database."
+        )
+    return dbname
+
+
+def _port(env: Environment) -> int:
+    port = env.get_int("POSTGRES_PORT", DEFAULT_PORT, minimum=1)
+    if port > 65535:
+        raise ConfigurationError(
+            f"{env.describe('POSTGRES_PORT')}={port} is not a TCP port: use 1 to 65535 "
+            f"(PostgreSQL's default is {DEFAULT_PORT})."
+        )
+    return port
