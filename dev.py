@@ -1,6 +1,6 @@
 """The project's two entry points, usable on a machine that has nothing but Python.
 
-    python3 dev.py example   # runs the example
+    python3 dev.py example   # serves the example site on http://127.0.0.1:8000
     python3 dev.py test      # lint, type-check, every test, and the docs build
 
 Each command makes (or reuses) the virtual environment `.venv` and installs the project
@@ -43,9 +43,27 @@ def ensure_venv() -> None:
     STAMP.write_text(digest)
 
 
+EXAMPLE = ROOT / "examples" / "dogschool" / "manage.py"
+EXAMPLE_URL = "http://127.0.0.1:8000"
+
+
 def example() -> None:
+    """Set up the dog school site (migrate, sample data, user admin/admin) and serve it.
+
+    The setup is idempotent: a second run keeps the database and adds nothing.
+    """
     ensure_venv()
-    run(PYTHON, "examples/dogschool_script.py")
+    run(PYTHON, EXAMPLE, "setup_example")
+    print(
+        f"\nThe dog school: {EXAMPLE_URL}/\n"
+        f"Its admin:      {EXAMPLE_URL}/admin/  (user admin, password admin)\n"
+        "Stop it with Ctrl-C.\n",
+        flush=True,
+    )
+    try:
+        run(PYTHON, EXAMPLE, "runserver", "127.0.0.1:8000")
+    except KeyboardInterrupt:
+        print("\nStopped.")
 
 
 def test(pytest_args: list[str]) -> None:

@@ -15,6 +15,7 @@ from retell.config import Environment
 from retell.django import conf, tables
 from retell.errors import ConfigurationError
 from retell.persistence.factory import InfrastructureFactory, Purpose, T
+from retell.persistence.leases import Lease
 from retell.persistence.recorders import TrackingRecorder
 
 if TYPE_CHECKING:
@@ -63,3 +64,9 @@ class Factory(InfrastructureFactory):
         from retell.django.recorders import DjangoProcessRecorder
 
         return DjangoProcessRecorder(self.alias, self.application_name)
+
+    def lease(self, name: str) -> Lease:
+        """A lease that dies with its holder: see `retell.django.leases` for each database."""
+        from retell.django.leases import lease
+
+        return lease(self.alias, name)

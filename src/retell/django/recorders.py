@@ -17,13 +17,14 @@ from uuid import UUID
 from django import db
 from django.db import transaction
 
-from retell.django import tables
+from retell.django import tables, wakeups
 from retell.django.database import Database
 from retell.errors import ConcurrencyError, IntegrityError, tracking_not_higher
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
     ProcessRecorder,
+    Subscription,
     TrackingRecorder,
 )
 from retell.persistence.records import Notification, StoredEvent, Tracking
@@ -151,8 +152,18 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
         with self._writing(stored_events) as cursor:
             ids = self._insert_log(cursor, stored_events)
         if ids:
-            self.database.on_commit(self.notify_subscribers)
+            self.database.on_commit(self._committed)
         return ids
+
+    def _committed(self) -> None:
+        """Wake this recorder's subscriptions, and the log's others in this process
+        (`retell.django.wakeups`)."""
+        self.notify_subscribers()
+        wakeups.committed(self)
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription:
+        wakeups.subscribed(self)
+        return super().subscribe(gt, topics)
 
     def select_notifications(
         self,
@@ -253,7 +264,7 @@ class DjangoProcessRecorder(DjangoApplicationRecorder, DjangoTrackingRecorder, P
                 self._record_tracking(cursor, tracking)
             ids = self._insert_log(cursor, stored_events)
         if ids:
-            self.database.on_commit(self.notify_subscribers)
+            self.database.on_commit(self._committed)
         return ids
 
 

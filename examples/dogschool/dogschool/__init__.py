@@ -1,0 +1,1 @@
+"""The dog school: an event-sourced application, a leaderboard projection, and its pages."""

@@ -1,0 +1,1 @@
+"""The Django project of the dog school example: settings, URLs, WSGI."""
