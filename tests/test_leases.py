@@ -13,9 +13,10 @@ from retell.persistence.leases import FileLease, ProcessLocalLease
 def test_process_local_lease_is_exclusive_until_released() -> None:
     first, second = ProcessLocalLease("follower:A"), ProcessLocalLease("follower:A")
     assert first.acquire() and first.acquire()
-    assert not second.acquire()
+    assert not second.acquire() and not second.is_held() and first.is_held()
     assert ProcessLocalLease("follower:B").acquire()
     first.release()
+    assert not first.is_held()
     assert second.acquire()
     second.release()
 
@@ -23,9 +24,10 @@ def test_process_local_lease_is_exclusive_until_released() -> None:
 def test_file_lease_is_exclusive_between_holders(tmp_path: Path) -> None:
     path = str(tmp_path / "follower.lock")
     first, second = FileLease("A", path), FileLease("A", path)
-    assert first.acquire()
-    assert not second.acquire()
+    assert first.acquire() and first.is_held()
+    assert not second.acquire() and not second.is_held()
     first.release()
+    assert not first.is_held()
     assert second.acquire()
     second.release()
 

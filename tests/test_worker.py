@@ -64,6 +64,8 @@ def test_two_workers_in_one_process_share_a_follower(
         school = second.get(TrainingSchool)
         school.add_trick("Fido", "after")
         wait_for(lambda: len(processed(tmp_path)) == 11)
+        # The policy logs before its transaction commits: wait for the position itself.
+        second.follower("Counters").recorder.wait("TrainingSchool", 12, timeout=20)
         (line,) = second.status()
         assert (line.position, line.leader_position, line.lag) == (12, 12, 0)
         assert "lag 0 (active)" in str(line)

@@ -16,61 +16,29 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    assert_read_only,
+    free_port,
+    unavailable,
+    wait_until_up,
+)
 from tests.browser.site.seed import DOGS, PASSWORD, USERNAME
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SETTINGS = "tests.browser.site.settings"
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 pytestmark = pytest.mark.slow
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("RETELL_REQUIRE_SERVICES"):
-        pytest.fail(f"{reason} (RETELL_REQUIRE_SERVICES is set)", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"runserver exited:\n{log.read_text()}", pytrace=False)
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    pytest.fail(f"runserver did not answer {url} within 30 s:\n{log.read_text()}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=False,
     )
     assert seeded.returncode == 0, seeded.stderr
-    port = _free_port()
+    port = free_port()
     log = directory / "runserver.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -104,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/admin/login/", server, log)
+        wait_until_up(f"{base}/admin/login/", server, log)
         yield base
     finally:
         server.terminate()
@@ -118,11 +86,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
+        unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is missing: pip install playwright")
+        unavailable("Playwright for Python is missing: pip install playwright")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -159,22 +127,6 @@ def column(page: Any, name: str) -> list[str]:
     """The texts of one column of the change list."""
     texts: list[str] = page.locator(f"#result_list td.field-{name}").all_inner_texts()
     return texts
-
-
-def assert_read_only(page: Any) -> None:
-    """No control on the page's own content adds, saves or deletes anything."""
-    content = page.locator("#content-main")
-    for selector in (
-        "a.addlink",
-        "a.deletelink",
-        "input[name=_save]",
-        "input[name=_continue]",
-        "input[name=_addanother]",
-        "select[name=action]",
-        "a[href$='/delete/']",
-        "a[href$='/add/']",
-    ):
-        assert content.locator(selector).count() == 0, selector
 
 
 def test_browse_filter_open_an_event_and_its_aggregate(page: Any) -> None:

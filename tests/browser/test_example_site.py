@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_admin_browser import (
+from tests.browser.helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    _free_port,
-    _wait_until_up,
     assert_read_only,
+    free_port,
+    wait_until_up,
 )
 
 MANAGE = Path(__file__).resolve().parents[2] / "examples" / "dogschool" / "manage.py"
@@ -68,7 +68,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "Sample dogs: there already.",
         "Superuser 'admin': there already.",
     ]
-    port = _free_port()
+    port = free_port()
     log = directory / "runserver.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -79,7 +79,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(url, server, log)
+        wait_until_up(url, server, log)
         yield url
     finally:
         server.terminate()

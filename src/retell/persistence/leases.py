@@ -58,6 +58,9 @@ class ProcessLocalLease(Lease):
                 self._held.discard(self.name)
                 self._mine = False
 
+    def is_held(self) -> bool:
+        return self._mine
+
 
 class FileLease(Lease):
     """An exclusive ``flock`` on a file: for processes sharing one machine (SQLite).
@@ -87,3 +90,6 @@ class FileLease(Lease):
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    def is_held(self) -> bool:
+        return self._fd is not None
