@@ -7,6 +7,7 @@ CI), where it fails them: a missing server must not pass as a green run.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import socket
 
@@ -31,9 +32,15 @@ def reachable(host: str, port: int) -> bool:
 def require(alias: str) -> None:
     """Skip (or, with RETELL_REQUIRE_SERVICES, fail) unless the alias's server is up."""
     server = SERVERS.get(alias)
-    if server is None or reachable(*server):
+    if alias == "mariadb" and importlib.util.find_spec("MySQLdb") is None:
+        message = (
+            "mariadb needs mysqlclient: apt-get install default-libmysqlclient-dev pkg-config, "
+            "then pip install '.[test-mariadb]' (python3 dev.py test does it when it can)"
+        )
+    elif server is None or reachable(*server):
         return
-    message = f"{alias} needs its server on {server[0]}:{server[1]}, which is not reachable"
+    else:
+        message = f"{alias} needs its server on {server[0]}:{server[1]}, which is not reachable"
     if os.environ.get("RETELL_REQUIRE_SERVICES"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
