@@ -61,6 +61,9 @@ def prepare(alias: str) -> None:
 
 def destroy_all() -> None:
     """Drop the test databases made on servers (SQLite files go with their directory)."""
+    from retell.django import wakeups
+
+    wakeups.stop_listeners()  # their connections would keep the test databases in use
     gc.collect()  # close the connections of finished threads
     for alias, original in sorted(_prepared.items()):
         connection = connections[alias]

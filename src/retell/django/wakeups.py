@@ -8,15 +8,27 @@ own factory. So the Django store keeps, per (alias, application), the recorders
 that have subscriptions, and a commit to that log wakes them all: the page that
 saved waits milliseconds, not up to a second, for a view to catch up.
 
-Other processes' commits are still found by polling (every second): the store sends
-no NOTIFY on PostgreSQL yet (see docs/django-projections.md).
+On PostgreSQL, other processes hear of a commit through LISTEN/NOTIFY, with the
+same `retell.postgres` listener the PostgreSQL store uses: one thread per alias,
+on a connection of its own, announcing after `transaction.on_commit` (never inside
+the caller's transaction, which would serialise every writer's commit) and waking
+this process's subscriptions when another process announces. Elsewhere other
+processes' commits are found by polling, every second.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.db import connections
+
+from retell.django.leases import dedicated_connection
+
+if TYPE_CHECKING:  # psycopg is only needed (and imported) on PostgreSQL
+    from retell.postgres.listener import Listener
 
 
 class Wakeable(Protocol):
@@ -31,19 +43,72 @@ class Wakeable(Protocol):
 
 _lock = threading.Lock()
 _subscribed: dict[tuple[str, str], weakref.WeakSet[Wakeable]] = {}
+_listeners: dict[str, Listener] = {}
+_connections: dict[int, Any] = {}  # raw connection id -> its Django wrapper, kept alive
 
 
 def subscribed(recorder: Wakeable) -> None:
-    """Note that `recorder` has subscriptions to wake (held weakly)."""
+    """Note that `recorder` has subscriptions to wake (held weakly); on PostgreSQL, LISTEN."""
     key = (recorder.alias, recorder.application_name)
     with _lock:
         _subscribed.setdefault(key, weakref.WeakSet()).add(recorder)
+    listener = _listener(recorder.alias)
+    if listener is not None:
+        listener.listen(channel(recorder.application_name), recorder.notify_subscribers)
 
 
 def committed(recorder: Wakeable) -> None:
-    """Wake the other subscribed recorders of `recorder`'s log in this process."""
+    """Wake the other subscribed recorders of `recorder`'s log; tell other processes too."""
     with _lock:
         recorders = list(_subscribed.get((recorder.alias, recorder.application_name), ()))
     for other in recorders:
         if other is not recorder:
             other.notify_subscribers()
+    listener = _listener(recorder.alias)
+    if listener is not None:
+        listener.announce(channel(recorder.application_name))
+
+
+def channel(application_name: str) -> str:
+    """The NOTIFY channel of an application's log (at most 63 bytes, as PostgreSQL wants)."""
+    name = f"retell_django_{application_name.lower()}"
+    if len(name.encode()) <= 63:
+        return name
+    return "retell_django_" + hashlib.sha256(application_name.encode()).hexdigest()[:40]
+
+
+def stop_listeners() -> None:
+    """Stop every listener thread and close its connection (before dropping a database)."""
+    with _lock:
+        listeners = list(_listeners.values())
+        _listeners.clear()
+    for listener in listeners:
+        listener.stop()
+    for wrapper in list(_connections.values()):
+        wrapper.close()
+    _connections.clear()
+
+
+def _listener(alias: str) -> Listener | None:
+    """The alias's listener on PostgreSQL with psycopg 3 (Django's psycopg2 gets polling)."""
+    connection = connections[alias]
+    driver = getattr(getattr(connection, "Database", None), "__name__", "")
+    if connection.vendor != "postgresql" or driver != "psycopg":
+        return None
+    from retell.postgres.listener import Listener
+
+    with _lock:
+        listener = _listeners.get(alias)
+        if listener is None:
+            listener = _listeners[alias] = Listener(lambda: _raw_connection(alias), 5.0)
+        return listener
+
+
+def _raw_connection(alias: str) -> Any:
+    """A psycopg connection of the listener's own, in autocommit, from the alias's settings."""
+    wrapper = dedicated_connection(alias)
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    raw.autocommit = True
+    _connections[id(raw)] = wrapper
+    return raw
