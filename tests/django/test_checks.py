@@ -89,3 +89,17 @@ def test_manage_py_check_fails_on_them() -> None:
         pytest.raises(SystemCheckError, match=r"retell\.E001"),
     ):
         call_command("check", verbosity=0)
+
+
+def test_e007_projections_that_do_not_resolve() -> None:
+    assert ids(RETELL_PROJECTIONS="tests.django.shop.domain.make_system") == ["retell.E007"]
+    assert ids(RETELL_PROJECTIONS=["no.such.module.factory"]) == ["retell.E007"]
+    assert ids(RETELL_PROJECTIONS=["tests.django.shop.domain.make_system", 42]) == [
+        "retell.E007"
+    ]
+    assert "does not import" in messages(RETELL_PROJECTIONS=["no.such.module.factory"])
+
+
+def test_e007_does_not_call_the_functions() -> None:
+    # make_system returns a System, not a ProjectionRunner: only calling it would tell.
+    assert ids(RETELL_PROJECTIONS=["tests.django.shop.domain.make_system"]) == []

@@ -13,6 +13,7 @@ so they apply every rule the stores apply, and open no connection.
 - ``retell.E004``: ``RETELL_RUNNER`` does not resolve.
 - ``retell.E005``: ``RETELL`` is not a dict of text, numbers and booleans.
 - ``retell.E006``: another of the store's settings is wrong (``SQLITE_DBNAME``...).
+- ``retell.E007``: an entry of ``RETELL_PROJECTIONS`` does not resolve to a function.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def check_retell(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     for env in _environments(values):
         messages += _check_store(env)
     messages += _check_runner_setting()
+    messages += _check_projections_setting()
     return messages
 
 
@@ -129,6 +131,23 @@ def _check_runner_setting() -> list[checks.CheckMessage]:
     except ConfigurationError as error:
         return [_error(str(error), "retell.E004")]
     return []
+
+
+def _check_projections_setting() -> list[checks.CheckMessage]:
+    """Each entry imports and is a function; calling them is left to the workers."""
+    from retell.django.workers import projection_factory, projection_paths
+
+    try:
+        paths = projection_paths()
+    except ConfigurationError as error:
+        return [_error(str(error), "retell.E007")]
+    messages: list[checks.CheckMessage] = []
+    for path in paths:
+        try:
+            projection_factory(path)
+        except ConfigurationError as error:
+            messages.append(_error(str(error), "retell.E007"))
+    return messages
 
 
 def _error(text: str, id: str, where: str = "", hint: str | None = None) -> checks.Error:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +48,7 @@ _FORM = (
 
 def projection_runners() -> list[ProjectionRunner[Any]]:
     """A new runner for each entry of ``RETELL_PROJECTIONS``, in order (not started)."""
-    paths = getattr(settings, PROJECTIONS_SETTING, [])
-    if isinstance(paths, str) or not isinstance(paths, Sequence):
-        raise ConfigurationError(f"{PROJECTIONS_SETTING}={paths!r}: {_FORM}.")
+    paths = projection_paths()
     runners: list[ProjectionRunner[Any]] = []
     try:
         for path in paths:
@@ -67,7 +65,16 @@ def projection_runners() -> list[ProjectionRunner[Any]]:
     return runners
 
 
-def _projection_runner(path: object) -> ProjectionRunner[Any]:
+def projection_paths() -> Sequence[object]:
+    """The entries of ``RETELL_PROJECTIONS`` (none if unset); an error if it is no list."""
+    paths = getattr(settings, PROJECTIONS_SETTING, [])
+    if isinstance(paths, str) or not isinstance(paths, Sequence):
+        raise ConfigurationError(f"{PROJECTIONS_SETTING}={paths!r}: {_FORM}.")
+    return paths
+
+
+def projection_factory(path: object) -> Callable[[], object]:
+    """The function an entry names, imported and checked but not called (system checks)."""
     shown = f"{PROJECTIONS_SETTING} entry {path!r}"
     if not isinstance(path, str) or not path.strip():
         raise ConfigurationError(f"{shown} is not a dotted path: {_FORM}.")
@@ -81,7 +88,13 @@ def _projection_runner(path: object) -> ProjectionRunner[Any]:
             "ProjectionRunner (a worker owns and closes what the function returns, so it "
             "must make a new one each time)."
         )
-    runner = target()
+    factory: Callable[[], object] = target
+    return factory
+
+
+def _projection_runner(path: object) -> ProjectionRunner[Any]:
+    shown = f"{PROJECTIONS_SETTING} entry {path!r}"
+    runner = projection_factory(path)()
     if not isinstance(runner, ProjectionRunner):
         raise ConfigurationError(
             f"{shown} returned a {type(runner).__name__}, not a retell.projection.ProjectionRunner."
