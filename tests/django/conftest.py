@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import django
 import pytest
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django.settings")
+# tests/admin's settings are a superset of every Django test package's: whichever
+# package sets Django up first (once per process), all of them run.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.admin.settings")
 django.setup()
 
 from tests.django import services  # noqa: E402 (needs Django set up)
