@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import platform
 import statistics
 import sys
@@ -30,16 +31,24 @@ from typing import Any, Protocol
 from uuid import UUID
 
 PAGE_SIZE = 500
+W3_MIN_RUN_SECONDS = 0.05
 TRICKS_PER_DOG = 9
 EVENTS_PER_DOG = 1 + TRICKS_PER_DOG
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """How much work each workload does. The quick sizes make a smoke run of seconds."""
+    """How much work each workload does. The quick sizes make a smoke run of seconds.
+
+    The `*_max_seconds` caps bound the slow stores' run time: W1, W4 and W5 stop after
+    the dog (or page of events) during which their cap ran out, and report the rate of
+    what they did. On a fast store the cap is never reached; on a slow one the rate
+    is measured over several seconds of steady work, which is all a rate needs.
+    """
 
     w1_dogs: int
     w1_warmup_dogs: int
+    w1_max_seconds: float
     w2_events: int
     w2_runs: int
     w3_events: int
@@ -47,11 +56,16 @@ class Sizes:
     w3_runs: int
     w4_threads: int
     w4_dogs_per_thread: int
+    w4_max_seconds: float
+    w5_dogs: int
+    w5_events_per_call: int
+    w5_max_seconds: float
 
 
 FULL = Sizes(
     w1_dogs=2_000,
     w1_warmup_dogs=20,
+    w1_max_seconds=10.0,
     w2_events=1_000,
     w2_runs=21,
     w3_events=100_000,
@@ -59,11 +73,16 @@ FULL = Sizes(
     w3_runs=7,
     w4_threads=4,
     w4_dogs_per_thread=500,
+    w4_max_seconds=10.0,
+    w5_dogs=2_000,
+    w5_events_per_call=1_000,
+    w5_max_seconds=15.0,
 )
 
 QUICK = Sizes(
     w1_dogs=50,
     w1_warmup_dogs=5,
+    w1_max_seconds=2.0,
     w2_events=1_000,
     w2_runs=3,
     w3_events=5_000,
@@ -71,6 +90,10 @@ QUICK = Sizes(
     w3_runs=3,
     w4_threads=4,
     w4_dogs_per_thread=10,
+    w4_max_seconds=2.0,
+    w5_dogs=50,
+    w5_events_per_call=100,
+    w5_max_seconds=2.0,
 )
 
 
@@ -129,34 +152,99 @@ class BenchApp(Protocol):
         ...
 
 
+class BenchFollower(Protocol):
+    """W5's process application: it follows a dog school and counts each dog's tricks.
+
+    Its policy, on each upstream event of a dog, gets the dog's counter aggregate from
+    its repository (creating it when there is none), counts a trick for a TrickAdded,
+    and hands the counter back to be saved with the tracking position.
+    """
+
+    def follow_leader(self, leader: BenchApp) -> None:
+        """Follow the dog school `leader` (the library's `follow(name, log, ...)`)."""
+        ...
+
+    def process_up_to(self, stop: int) -> None:
+        """Pull and process the leader's events after its position, up to `stop`."""
+        ...
+
+    def position(self) -> int | None:
+        """The last leader position recorded by its tracking (`max_tracking_id`)."""
+        ...
+
+    def tricks_counted(self, dog_id: UUID) -> int:
+        """How many tricks the counter of the dog `dog_id` has counted."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        ...
+
+
+def _nothing() -> None:
+    """The default hook: a store with nothing to set up or clean up."""
+
+
 @dataclass(frozen=True)
 class Store:
     """One kind of store as a library opens it.
 
-    `env` gives the application's configuration, given a scratch file path that is new
-    for every workload (file-based stores use it; others ignore it). `setup` runs before
-    each workload's application is constructed and `teardown` after it is closed: they
-    give every workload an empty store, so no workload sees another's events.
+    `env` gives an application's configuration, given a scratch file path that is new
+    for every workload and every application in it (file-based stores use it; others
+    ignore it). `setup` runs before each workload's applications are constructed and
+    `teardown` after they are closed: they give every workload an empty store, so no
+    workload sees another's events. `thread_done` runs at the end of each of W4's
+    threads, in the thread (Django closes the thread's connections there), and
+    `finish` once after the last workload (to drop what `setup` made once).
     """
 
     env: Callable[[Path], dict[str, str]]
-    setup: Callable[[], None] = lambda: None
-    teardown: Callable[[], None] = lambda: None
+    setup: Callable[[], None] = _nothing
+    teardown: Callable[[], None] = _nothing
+    thread_done: Callable[[], None] = _nothing
+    finish: Callable[[], None] = _nothing
 
 
 @dataclass(frozen=True)
 class Library:
-    """One side of the comparison: its name, version, stores, and application factory."""
+    """One side of the comparison: its name, version, stores, and application factories.
+
+    `settings` says, per store, what else decides the figures (a pragma the library
+    leaves at SQLite's default, a page size), so that the JSON records it.
+    """
 
     name: str
     version: str
     stores: Mapping[str, Store]
     open_app: Callable[[dict[str, str]], BenchApp]
+    open_follower: Callable[[dict[str, str]], BenchFollower]
+    settings: Callable[[str], dict[str, str]] = lambda store: {}
+
+
+@dataclass
+class Bench:
+    """What a workload works on: an application on an empty store, and a way to add a
+    follower on the same kind of store (closed by `fresh_bench` before the teardown)."""
+
+    app: BenchApp
+    sizes: Sizes
+    store: Store
+    library: Library
+    scratch: Path
+    followers: list[BenchFollower] = field(default_factory=list)
+
+    def open_follower(self) -> BenchFollower:
+        """A follower on the store, in a scratch file of its own where the store has files."""
+        follower = self.library.open_follower(
+            self.store.env(self.scratch.with_name(self.scratch.stem + "-follower.sqlite"))
+        )
+        self.followers.append(follower)
+        return follower
 
 
 @dataclass
 class CheckResult:
-    """The verdict of the W4 integrity check, with the first few problems found."""
+    """The verdict of an integrity check, with the first few problems found."""
 
     ok: bool = True
     problems: list[str] = field(default_factory=list)
@@ -179,16 +267,18 @@ def trick_name(number: int) -> str:
 
 
 @contextmanager
-def fresh_app(library: Library, store_name: str, scratch: Path) -> Iterator[BenchApp]:
-    """An application on an empty store, closed and cleaned up afterwards."""
+def fresh_bench(library: Library, store_name: str, scratch: Path, sizes: Sizes) -> Iterator[Bench]:
+    """An application on an empty store; it and its followers are closed, then cleaned up."""
     store = library.stores[store_name]
     store.setup()
     try:
-        app = library.open_app(store.env(scratch))
+        bench = Bench(library.open_app(store.env(scratch)), sizes, store, library, scratch)
         try:
-            yield app
+            yield bench
         finally:
-            app.close()
+            for follower in bench.followers:
+                follower.close()
+            bench.app.close()
     finally:
         store.teardown()
 
@@ -201,14 +291,20 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def run_dog_school(app: BenchApp, names: Sequence[str]) -> list[UUID]:
-    """The dog-school commands: register each dog, then add its tricks one command each."""
+def run_dog_school(app: BenchApp, names: Sequence[str], deadline: float = math.inf) -> list[UUID]:
+    """The dog-school commands: register each dog, then add its tricks one command each.
+
+    Stops after the dog during which `deadline` (a `perf_counter` time) passed; returns
+    the ids of the dogs it completed.
+    """
     dog_ids = []
     for name in names:
         dog_id = app.register(name)
         for number in range(1, TRICKS_PER_DOG + 1):
             app.add_trick(dog_id, trick_name(number))
         dog_ids.append(dog_id)
+        if time.perf_counter() > deadline:
+            break
     return dog_ids
 
 
@@ -236,17 +332,27 @@ def count_log(app: BenchApp) -> int:
         start = page[-1].id + 1
 
 
-def w1_commands(app: BenchApp, sizes: Sizes) -> dict[str, float]:
+def w1_commands(bench: Bench) -> dict[str, Any]:
     """W1: dog-school commands per second, one thread, one save per command."""
+    app, sizes = bench.app, bench.sizes
     run_dog_school(app, [f"warmup-{i}" for i in range(sizes.w1_warmup_dogs)])
     names = [f"dog-{i}" for i in range(sizes.w1_dogs)]
-    seconds = timed(lambda: run_dog_school(app, names))
-    commands = sizes.w1_dogs * EVENTS_PER_DOG
-    return {"commands": commands, "seconds": seconds, "commands_per_sec": commands / seconds}
+    gc.collect()
+    started = time.perf_counter()
+    done = run_dog_school(app, names, started + sizes.w1_max_seconds)
+    seconds = time.perf_counter() - started
+    commands = len(done) * EVENTS_PER_DOG
+    return {
+        "commands": commands,
+        "seconds": seconds,
+        "commands_per_sec": commands / seconds,
+        "capped": len(done) < sizes.w1_dogs,
+    }
 
 
-def w2_rebuild(app: BenchApp, sizes: Sizes) -> dict[str, float]:
+def w2_rebuild(bench: Bench) -> dict[str, Any]:
     """W2: milliseconds to rebuild one dog that has w2_events events (median of runs)."""
+    app, sizes = bench.app, bench.sizes
     dog_id = app.populate("long-lived", sizes.w2_events - 1)
     version = app.get(dog_id).version
     if version != sizes.w2_events:
@@ -260,8 +366,14 @@ def w2_rebuild(app: BenchApp, sizes: Sizes) -> dict[str, float]:
     }
 
 
-def w3_read_log(app: BenchApp, sizes: Sizes) -> dict[str, float]:
-    """W3: notifications read per second, whole log in pages of PAGE_SIZE (median run)."""
+def w3_read_log(bench: Bench) -> dict[str, Any]:
+    """W3: notifications read per second, whole log in pages of PAGE_SIZE (median run).
+
+    A store that reads the whole log in well under a millisecond would be timed mostly
+    by the clock's noise, so each timed run reads the log as many times as fill about
+    W3_MIN_RUN_SECONDS (the same count for every run of a side) and is divided back.
+    """
+    app, sizes = bench.app, bench.sizes
     dogs = sizes.w3_events // sizes.w3_events_per_save
     for i in range(dogs):
         app.populate(f"reader-{i}", sizes.w3_events_per_save - 1)
@@ -269,20 +381,26 @@ def w3_read_log(app: BenchApp, sizes: Sizes) -> dict[str, float]:
     counted = count_log(app)
     if counted != expected:
         raise AssertionError(f"log has {counted} notifications, not {expected}")
-    runs = [timed(lambda: count_log(app)) for _ in range(sizes.w3_runs)]
+    reads = max(1, math.ceil(W3_MIN_RUN_SECONDS / timed(lambda: count_log(app))))
+    runs = [
+        timed(lambda: [count_log(app) for _ in range(reads)]) / reads for _ in range(sizes.w3_runs)
+    ]
     median = statistics.median(runs)
     return {
         "notifications": expected,
         "page_size": PAGE_SIZE,
         "runs": sizes.w3_runs,
+        "reads_per_run": reads,
         "median_seconds": median,
         "notifications_per_sec": expected / median,
     }
 
 
-def w4_threads(app: BenchApp, sizes: Sizes) -> dict[str, Any]:
+def w4_threads(bench: Bench) -> dict[str, Any]:
     """W4: commands per second from several threads, each on its own dogs, then a check."""
+    app, sizes = bench.app, bench.sizes
     barrier = threading.Barrier(sizes.w4_threads + 1)
+    deadline = [math.inf]
     dog_ids: list[list[UUID]] = [[] for _ in range(sizes.w4_threads)]
     errors: list[str] = []
 
@@ -290,29 +408,94 @@ def w4_threads(app: BenchApp, sizes: Sizes) -> dict[str, Any]:
         names = [f"thread-{index}-dog-{i}" for i in range(sizes.w4_dogs_per_thread)]
         barrier.wait()
         try:
-            dog_ids[index] = run_dog_school(app, names)
+            dog_ids[index] = run_dog_school(app, names, deadline[0])
         except Exception:
             errors.append(traceback.format_exc(limit=5))
+        finally:
+            bench.store.thread_done()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(sizes.w4_threads)]
     for thread in threads:
         thread.start()
     gc.collect()
-    barrier.wait()
     started = time.perf_counter()
+    deadline[0] = started + sizes.w4_max_seconds
+    barrier.wait()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
-    commands = sizes.w4_threads * sizes.w4_dogs_per_thread * EVENTS_PER_DOG
-    check = check_integrity(app, [i for ids in dog_ids for i in ids], commands, errors)
+    done = [dog_id for ids in dog_ids for dog_id in ids]
+    commands = len(done) * EVENTS_PER_DOG
+    check = check_integrity(app, done, commands, errors)
     return {
         "threads": sizes.w4_threads,
         "commands": commands,
         "seconds": seconds,
         "commands_per_sec": commands / seconds,
+        "capped": len(done) < sizes.w4_threads * sizes.w4_dogs_per_thread,
         "check": "OK" if check.ok else "FAIL",
         "problems": check.problems,
     }
+
+
+def w5_follower(bench: Bench) -> dict[str, Any]:
+    """W5: upstream events a follower processes per second while catching up, then a check.
+
+    The leader's log is filled first (w5_dogs dogs of EVENTS_PER_DOG events, one save
+    each); then the follower, started from nothing, pulls and processes it. It is asked
+    for w5_events_per_call events at a time (`pull_and_process(..., stop=...)`), so that
+    the w5_max_seconds cap can stop it between calls; each call reads the log in pages
+    as the library does.
+    """
+    app, sizes = bench.app, bench.sizes
+    for i in range(sizes.w5_dogs):
+        app.populate(f"followed-{i}", TRICKS_PER_DOG)
+    notifications = read_log(app)
+    expected = sizes.w5_dogs * EVENTS_PER_DOG
+    if len(notifications) != expected:
+        raise AssertionError(f"log has {len(notifications)} notifications, not {expected}")
+    step = sizes.w5_events_per_call
+    stops = [notifications[min(i + step, expected) - 1].id for i in range(0, expected, step)]
+    follower = bench.open_follower()
+    follower.follow_leader(app)
+    gc.collect()
+    started = time.perf_counter()
+    deadline = started + sizes.w5_max_seconds
+    reached = 0
+    for stop in stops:
+        follower.process_up_to(stop)
+        reached = stop
+        if time.perf_counter() > deadline:
+            break
+    seconds = time.perf_counter() - started
+    processed = sum(1 for n in notifications if n.id <= reached)
+    check = check_follower(follower, notifications, reached)
+    return {
+        "events": processed,
+        "seconds": seconds,
+        "events_per_sec": processed / seconds,
+        "capped": processed < expected,
+        "check": "OK" if check.ok else "FAIL",
+        "problems": check.problems,
+    }
+
+
+def check_follower(
+    follower: BenchFollower, notifications: Sequence[Notification], reached: int
+) -> CheckResult:
+    """The follower's position is where it was asked to stop, and each dog processed in
+    full has its 9 tricks counted, exactly once each."""
+    check = CheckResult()
+    position = follower.position()
+    if position != reached:
+        check.fail(f"follower's tracking position is {position}, expected {reached}")
+    last_of_dog: dict[UUID, int] = {}
+    for notification in notifications:
+        last_of_dog[notification.originator_id] = notification.id
+    for dog_id, last in last_of_dog.items():
+        if last <= reached and (counted := follower.tricks_counted(dog_id)) != TRICKS_PER_DOG:
+            check.fail(f"dog {dog_id}: {counted} tricks counted, not {TRICKS_PER_DOG}")
+    return check
 
 
 def check_integrity(
@@ -364,26 +547,46 @@ def check_rebuilt_dogs(app: BenchApp, dog_ids: Sequence[UUID], check: CheckResul
             check.fail(f"dog {dog_id} rebuilt at version {dog.version} with {dog.tricks}")
 
 
-WORKLOADS: dict[str, Callable[[BenchApp, Sizes], dict[str, Any]]] = {
+WORKLOADS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "w1": w1_commands,
     "w2": w2_rebuild,
     "w3": w3_read_log,
     "w4": w4_threads,
+    "w5": w5_follower,
 }
 
 
-def run_workloads(library: Library, store_name: str, sizes: Sizes) -> dict[str, Any]:
+@contextmanager
+def _finishing(store: Store) -> Iterator[None]:
+    """Run the store's `finish` hook at the end, whatever happened."""
+    try:
+        yield
+    finally:
+        store.finish()
+
+
+def run_workloads(
+    library: Library, store_name: str, sizes: Sizes, only: Sequence[str] = ()
+) -> dict[str, Any]:
     """Every workload on its own empty store; a workload that raises is reported, not fatal."""
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix=f"bench-{library.name}-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-{library.name}-") as scratch,
+        _finishing(library.stores[store_name]),
+    ):
         for key, workload in WORKLOADS.items():
+            if only and key not in only:
+                continue
             log(f"[{library.name} {store_name}] {key} ...")
             try:
-                with fresh_app(library, store_name, Path(scratch) / f"{key}.sqlite") as app:
-                    results[key] = workload(app, sizes)
+                path = Path(scratch) / f"{key}.sqlite"
+                with fresh_bench(library, store_name, path, sizes) as bench:
+                    results[key] = workload(bench)
             except Exception as error:
-                log(traceback.format_exc())
-                results[key] = {"error": f"{type(error).__name__}: {error}"}
+                message = f"{type(error).__name__}: {error}"
+                seen = any(figures.get("error") == message for figures in results.values())
+                log(f"  {key} failed as before: {message}" if seen else traceback.format_exc())
+                results[key] = {"error": message}
     return results
 
 
@@ -392,8 +595,12 @@ def main(library: Library, argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=f"Benchmark workloads on {library.name}.")
     parser.add_argument("--store", required=True, help="one store name")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--workloads", default="", help="comma-separated, e.g. w1,w5 (default: all)"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    only = [key.strip() for key in args.workloads.split(",") if key.strip()]
     output: dict[str, Any] = {
         "library": library.name,
         "version": library.version,
@@ -402,7 +609,8 @@ def main(library: Library, argv: Sequence[str] | None = None) -> None:
         "sizes": asdict(sizes),
     }
     if args.store in library.stores:
-        output["results"] = run_workloads(library, args.store, sizes)
+        output["settings"] = library.settings(args.store)
+        output["results"] = run_workloads(library, args.store, sizes, only)
     else:
         output["skipped"] = f"{library.name} has no store named {args.store!r}"
     print(json.dumps(output))

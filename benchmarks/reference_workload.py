@@ -1,7 +1,12 @@
-"""The reference side: the benchmark workloads on the `eventsourcing` library (9.5.x).
+"""The reference side: the benchmark workloads on the `eventsourcing` library.
 
-Run only with the interpreter of the separate virtual environment that `run.py --compare`
-makes (benchmarks/.venvs/eventsourcing): retell's environment never has eventsourcing.
+Run only with the interpreter of one of the separate virtual environments that
+`run.py --compare` makes: retell's environment never has eventsourcing.
+
+- benchmarks/.venvs/eventsourcing: eventsourcing 9.5.x, for the stores memory, sqlite
+  and postgres (its own POPO, SQLite and PostgreSQL stores);
+- benchmarks/.venvs/eventsourcing-django: eventsourcing-django, with the older
+  eventsourcing and Django it pins, for django-sqlite and django-postgres.
 
     benchmarks/.venvs/eventsourcing/bin/python benchmarks/reference_workload.py --store memory
 
@@ -11,24 +16,30 @@ snapshots and no aggregate cache, which are eventsourcing's defaults too.
 
 from __future__ import annotations
 
+import sqlite3
+import tempfile
 from collections.abc import Sequence
-from importlib.metadata import version
-from uuid import UUID
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
 
+import fixtures
 import harness
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.system import ProcessApplication
 
-POSTGRES_SCHEMA = "eventsourcing_bench"
+POSTGRES_SCHEMA = fixtures.unique_name("eventsourcing_bench")
 """eventsourcing's tables live in a schema of their own, apart from retell's."""
 
-POSTGRES_ENV = {
-    "POSTGRES_DBNAME": "test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-}
+DJANGO_SETTINGS = "django_settings_reference"
+
+PULL_SECTION_SIZE = 500
+"""How many notifications W5's follower reads at a time (and the most the dog school's
+notification log gives at once). eventsourcing's default is 10 for both; 500 is
+retell's page size, so that W5 compares the processing, not the page size."""
 
 
 class Dog(Aggregate):
@@ -46,6 +57,8 @@ class Dog(Aggregate):
 
 class DogSchool(Application[UUID]):
     """The dog-school application: one save per command, no cache, no snapshots."""
+
+    log_section_size = PULL_SECTION_SIZE
 
     def register(self, name: str) -> UUID:
         dog = Dog(name)
@@ -72,53 +85,108 @@ class DogSchool(Application[UUID]):
         return self.recorder.select_notifications(start, limit)
 
 
-def postgres_reset_schema(*, create: bool) -> None:
-    """Drop the benchmark's schema (and everything in it), then re-create it if asked."""
-    import psycopg
-    from psycopg import sql
+class TrickCounter(Aggregate):
+    """W5: how many tricks one dog has learnt, kept by the follower."""
 
-    schema = sql.Identifier(POSTGRES_SCHEMA)
-    with psycopg.connect(
-        dbname=POSTGRES_ENV["POSTGRES_DBNAME"],
-        host=POSTGRES_ENV["POSTGRES_HOST"],
-        port=POSTGRES_ENV["POSTGRES_PORT"],
-        user=POSTGRES_ENV["POSTGRES_USER"],
-        autocommit=True,
-    ) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
-        if create:
-            connection.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+    @event("Started")
+    def __init__(self, dog_id: UUID) -> None:
+        self.dog_id = dog_id
+        self.count = 0
 
+    @staticmethod
+    def create_id(dog_id: UUID) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/trick-counters/{dog_id}")
 
-def postgres_setup() -> None:
-    """Start from an empty schema: eventsourcing creates its tables in it on construction."""
-    postgres_reset_schema(create=True)
+    @event("Counted")
+    def count_trick(self) -> None:
+        self.count += 1
 
 
-def postgres_teardown() -> None:
-    """Leave nothing behind in the test database."""
-    postgres_reset_schema(create=False)
+class TrickCounters(ProcessApplication[UUID]):
+    """W5's follower: for each dog event, gets (or starts) the dog's counter, counts a
+    trick for a TrickAdded, and saves the counter with the tracking position."""
+
+    pull_section_size = PULL_SECTION_SIZE
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:
+        dog_id: UUID = domain_event.originator_id
+        try:
+            counter: TrickCounter = self.repository.get(TrickCounter.create_id(dog_id))
+        except AggregateNotFoundError:
+            counter = TrickCounter(dog_id)
+        if isinstance(domain_event, Dog.TrickAdded):  # type: ignore[attr-defined]  # made by @event
+            counter.count_trick()
+        processing_event.collect_events(counter)
+
+    def follow_leader(self, leader: harness.BenchApp) -> None:
+        assert isinstance(leader, DogSchool)
+        self.follow(leader.name, leader.notification_log)
+
+    def process_up_to(self, stop: int) -> None:
+        self.pull_and_process(DogSchool.name, stop=stop)
+
+    def position(self) -> int | None:
+        return self.recorder.max_tracking_id(DogSchool.name)
+
+    def tricks_counted(self, dog_id: UUID) -> int:
+        counter: TrickCounter = self.repository.get(TrickCounter.create_id(UUID(str(dog_id))))
+        return counter.count
+
+
+def sqlite_env(scratch: Path) -> dict[str, str]:
+    """eventsourcing's SQLite store in the scratch file (it sets WAL, and no `synchronous`)."""
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(scratch)}
 
 
 STORES = {
     # eventsourcing's default store is its in-memory one ("POPO").
     "memory": harness.Store(env=lambda scratch: {}),
-    "sqlite": harness.Store(
-        env=lambda scratch: {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(scratch),
-        }
-    ),
-    "postgres": harness.Store(
-        env=lambda scratch: {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            **POSTGRES_ENV,
-            "POSTGRES_SCHEMA": POSTGRES_SCHEMA,
-        },
-        setup=postgres_setup,
-        teardown=postgres_teardown,
-    ),
+    "sqlite": harness.Store(env=sqlite_env),
+    "postgres": fixtures.postgres_store(POSTGRES_SCHEMA, "eventsourcing.postgres"),
 }
+
+HAS_DJANGO = find_spec("eventsourcing_django") is not None
+if HAS_DJANGO:
+    STORES["django-sqlite"] = fixtures.django_store(
+        DJANGO_SETTINGS, "default", "eventsourcing_django"
+    )
+    STORES["django-postgres"] = fixtures.django_store(
+        DJANGO_SETTINGS, "postgres", "eventsourcing_django"
+    )
+
+
+def sqlite_synchronous() -> str:
+    """The `synchronous` pragma of eventsourcing's own SQLite connections, asked of one."""
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    with tempfile.TemporaryDirectory() as scratch:
+        app = DogSchool(env=sqlite_env(Path(scratch) / "probe.sqlite"))
+        try:
+            app.register("probe")
+            with sqlite3.connect(Path(scratch) / "probe.sqlite") as fresh:
+                default = fresh.execute("PRAGMA synchronous").fetchone()[0]
+        finally:
+            app.close()
+    # eventsourcing sets no pragma but journal_mode, so its connections have the default.
+    return f"{names.get(default, str(default))} (SQLite's default; eventsourcing sets none)"
+
+
+def settings(store: str) -> dict[str, str]:
+    """What else decides the figures on a store, for the JSON."""
+    found = {"follower_pull_section_size": str(PULL_SECTION_SIZE)}
+    if store == "sqlite":
+        found["sqlite_synchronous"] = sqlite_synchronous()
+    if store.startswith("django"):
+        found["django"] = fixtures.django_version()
+        found["eventsourcing-django"] = library_version("eventsourcing-django")
+    return found
+
+
+def library_version(name: str) -> str:
+    """A distribution's version, or "" where it is not installed."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return ""
 
 
 def open_app(env: dict[str, str]) -> harness.BenchApp:
@@ -126,11 +194,22 @@ def open_app(env: dict[str, str]) -> harness.BenchApp:
     return DogSchool(env=env)
 
 
+def open_follower(env: dict[str, str]) -> harness.BenchFollower:
+    """W5's follower on the store that `env` names."""
+    return TrickCounters(env=env)
+
+
 LIBRARY = harness.Library(
-    name="eventsourcing",
-    version=version("eventsourcing"),
+    name="eventsourcing-django" if HAS_DJANGO else "eventsourcing",
+    version=(
+        f"{library_version('eventsourcing-django')} (eventsourcing {version('eventsourcing')})"
+        if HAS_DJANGO
+        else version("eventsourcing")
+    ),
     stores=STORES,
     open_app=open_app,
+    open_follower=open_follower,
+    settings=settings,
 )
 
 

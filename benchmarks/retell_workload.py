@@ -7,29 +7,28 @@ it runs the reference side, so both are measured the same way. No snapshots and 
 aggregate cache: retell's defaults, and the settings of the reference side.
 
 To benchmark another store, add an entry to STORES: its env, and if it keeps state
-outside the scratch file, setup/teardown hooks that give each workload an empty store.
+outside the scratch file, setup/teardown hooks that give each workload an empty store
+(`fixtures.py` has them for PostgreSQL and Django).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from importlib.metadata import version
-from uuid import UUID
+from typing import cast
+from uuid import NAMESPACE_URL, UUID, uuid5
 
+import fixtures
 import harness
 
-from retell import Aggregate, Application, event
+from retell import Aggregate, AggregateNotFound, Application, event
+from retell.domain.events import DomainEvent
+from retell.system import ProcessApplication, ProcessingEvent
 
-POSTGRES_SCHEMA = "retell_bench"
+POSTGRES_SCHEMA = fixtures.unique_name("retell_bench")
 """retell's tables live in a schema of their own, apart from the reference's."""
 
-POSTGRES_ENV = {
-    "POSTGRES_DBNAME": "test",
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-}
+DJANGO_SETTINGS = "django_settings_retell"
 
 
 class Dog(Aggregate):
@@ -54,7 +53,7 @@ class DogSchool(Application):
         return dog.id
 
     def add_trick(self, dog_id: UUID, trick: str) -> None:
-        dog: Dog = self.repository.get(dog_id)
+        dog = cast(Dog, self.repository.get(dog_id))
         dog.add_trick(trick)
         self.save(dog)
 
@@ -66,51 +65,57 @@ class DogSchool(Application):
         return dog.id
 
     def get(self, dog_id: UUID) -> Dog:
-        dog: Dog = self.repository.get(dog_id)
-        return dog
+        return cast(Dog, self.repository.get(dog_id))
 
     def select_notifications(self, start: int, limit: int) -> Sequence[harness.Notification]:
         # The checks read `.id`, `.originator_id` and `.originator_version` of each item.
         return self.recorder.select_notifications(start, limit)
 
 
-# ---------------------------------------------------------------------------------------
-# STORE HOOKS. Each workload gets an empty store: `setup` runs before its application is
-# constructed, `teardown` after the application is closed. Memory and SQLite need none
-# (a new application, or a new scratch file, is already empty). PostgreSQL uses only the
-# documented POSTGRES_SCHEMA key and a schema of the benchmark's own, dropped and
-# re-created around each workload. Replace these if retell gains a better way (a
-# "drop tables" helper, say), or fill in hooks for a new store (django: configure
-# settings and migrate in setup, flush in teardown).
-# ---------------------------------------------------------------------------------------
+class TrickCounter(Aggregate):
+    """W5: how many tricks one dog has learnt, kept by the follower."""
+
+    @event("Started")
+    def __init__(self, dog_id: UUID) -> None:
+        self.dog_id = dog_id
+        self.count = 0
+
+    @staticmethod
+    def create_id(dog_id: UUID) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/trick-counters/{dog_id}")
+
+    @event("Counted")
+    def count_trick(self) -> None:
+        self.count += 1
 
 
-def postgres_reset_schema(*, create: bool) -> None:
-    """Drop the benchmark's schema (and everything in it), then re-create it if asked."""
-    import psycopg
-    from psycopg import sql
+class TrickCounters(ProcessApplication):
+    """W5's follower: for each dog event, gets (or starts) the dog's counter, counts a
+    trick for a TrickAdded, and saves the counter with the tracking position."""
 
-    schema = sql.Identifier(POSTGRES_SCHEMA)
-    with psycopg.connect(
-        dbname=POSTGRES_ENV["POSTGRES_DBNAME"],
-        host=POSTGRES_ENV["POSTGRES_HOST"],
-        port=POSTGRES_ENV["POSTGRES_PORT"],
-        user=POSTGRES_ENV["POSTGRES_USER"],
-        autocommit=True,
-    ) as connection:
-        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
-        if create:
-            connection.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+    def policy(self, domain_event: DomainEvent, processing_event: ProcessingEvent) -> None:
+        dog_id = domain_event.originator_id
+        try:
+            counter = cast(TrickCounter, self.repository.get(TrickCounter.create_id(dog_id)))
+        except AggregateNotFound:
+            counter = TrickCounter(dog_id)
+        if isinstance(domain_event, Dog.TrickAdded):  # type: ignore[attr-defined]  # made by @event
+            counter.count_trick()
+        processing_event.collect_events(counter)
 
+    def follow_leader(self, leader: harness.BenchApp) -> None:
+        school = cast(DogSchool, leader)
+        self.follow(school.name, school.notification_log, school.mapper)
 
-def postgres_setup() -> None:
-    """HOOK: an empty schema for retell to create its tables in."""
-    postgres_reset_schema(create=True)
+    def process_up_to(self, stop: int) -> None:
+        self.pull_and_process(DogSchool.name, stop=stop)
 
+    def position(self) -> int | None:
+        return self.recorder.max_tracking_id(DogSchool.name)
 
-def postgres_teardown() -> None:
-    """HOOK: leave nothing behind in the test database."""
-    postgres_reset_schema(create=False)
+    def tricks_counted(self, dog_id: UUID) -> int:
+        counter = cast(TrickCounter, self.repository.get(TrickCounter.create_id(dog_id)))
+        return counter.count
 
 
 STORES = {
@@ -118,16 +123,28 @@ STORES = {
     "sqlite": harness.Store(
         env=lambda scratch: {"PERSISTENCE_MODULE": "retell.sqlite", "SQLITE_DBNAME": str(scratch)}
     ),
-    "postgres": harness.Store(
+    # The same store, with every commit waiting for the disk (retell's default is NORMAL).
+    "sqlite-full": harness.Store(
         env=lambda scratch: {
-            "PERSISTENCE_MODULE": "retell.postgres",
-            **POSTGRES_ENV,
-            "POSTGRES_SCHEMA": POSTGRES_SCHEMA,
-        },
-        setup=postgres_setup,
-        teardown=postgres_teardown,
+            "PERSISTENCE_MODULE": "retell.sqlite",
+            "SQLITE_DBNAME": str(scratch),
+            "SQLITE_SYNCHRONOUS": "FULL",
+        }
     ),
+    "postgres": fixtures.postgres_store(POSTGRES_SCHEMA, "retell.postgres"),
+    "django-sqlite": fixtures.django_store(DJANGO_SETTINGS, "default", "retell.django"),
+    "django-postgres": fixtures.django_store(DJANGO_SETTINGS, "postgres", "retell.django"),
 }
+
+
+def settings(store: str) -> dict[str, str]:
+    """What else decides the figures on a store, for the JSON."""
+    found = {"follower_page_size": str(TrickCounters.page_size)}
+    if store.startswith("sqlite"):
+        found["sqlite_synchronous"] = "FULL" if store == "sqlite-full" else "NORMAL"
+    if store.startswith("django"):
+        found["django"] = fixtures.django_version()
+    return found
 
 
 def open_app(env: dict[str, str]) -> harness.BenchApp:
@@ -135,11 +152,18 @@ def open_app(env: dict[str, str]) -> harness.BenchApp:
     return DogSchool(env=env)
 
 
+def open_follower(env: dict[str, str]) -> harness.BenchFollower:
+    """W5's follower on the store that `env` names."""
+    return TrickCounters(env=env)
+
+
 LIBRARY = harness.Library(
     name="retell",
     version=version("retell"),
     stores=STORES,
     open_app=open_app,
+    open_follower=open_follower,
+    settings=settings,
 )
 
 

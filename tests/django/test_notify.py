@@ -74,3 +74,29 @@ def test_an_announcement_from_elsewhere_wakes_subscriptions(
     consumer.join(timeout=5)
     subscription.stop()
     assert [n.id for n in received] == [position]
+
+
+def test_the_listener_survives_a_reconnect_that_fails(recorder: DjangoApplicationRecorder) -> None:
+    """A server that refuses connections for a while must not end the LISTEN thread."""
+    recorder.subscribe()
+    listener = wakeups._listeners["postgres"]
+    assert listener._thread is not None and listener._thread.is_alive()
+    database = connections["postgres"].settings_dict["NAME"]
+    settings = connections["postgres"].settings_dict
+    admin = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], dbname="postgres", user=settings["USER"]
+    )
+    admin.autocommit = True
+    try:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (database,),
+        )
+        time.sleep(1.0)  # the listener tries to reconnect, and is refused
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+        admin.close()
+        connections["postgres"].close()
+    time.sleep(0.5)
+    assert listener._thread.is_alive(), "the LISTEN thread died on a refused reconnect"

@@ -23,9 +23,11 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django import db
 from django.db import connections
 
 from retell.django.leases import dedicated_connection
+from retell.errors import OperationalError
 
 if TYPE_CHECKING:  # psycopg is only needed (and imported) on PostgreSQL
     from retell.postgres.listener import Listener
@@ -105,9 +107,18 @@ def _listener(alias: str) -> Listener | None:
 
 
 def _raw_connection(alias: str) -> Any:
-    """A psycopg connection of the listener's own, in autocommit, from the alias's settings."""
+    """A psycopg connection of the listener's own, in autocommit, from the alias's settings.
+
+    Django's errors become retell's: the listener retries on those (a server restart),
+    where any other error would end its thread.
+    """
     wrapper = dedicated_connection(alias)
-    wrapper.ensure_connection()
+    try:
+        wrapper.ensure_connection()
+    except db.Error as error:
+        raise OperationalError(
+            f"the LISTEN connection of {alias!r} cannot connect: {error}"
+        ) from error
     raw = wrapper.connection
     raw.autocommit = True
     _connections[id(raw)] = wrapper
