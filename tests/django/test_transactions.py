@@ -15,6 +15,7 @@ from django.db import connections, transaction
 from retell import Application
 from retell.django.recorders import DjangoApplicationRecorder
 from retell.errors import ConcurrencyError, ProgrammingError
+from retell.testing.recorders import stored
 from tests.django import services
 from tests.django.helpers import env
 from tests.django.shop.domain import Dog, TrainingSchool
@@ -173,3 +174,30 @@ def test_sqlite_writers_in_the_callers_transactions_wait_instead_of_failing() ->
         thread.join()
     assert errors == []
     assert len(app.notification_log.select(None, 100)) == 60
+
+
+@pytest.mark.parametrize(
+    ("alias", "opened"),
+    [("default", 1), pytest.param("postgres", 0, marks=pytest.mark.postgres)],
+)
+def test_a_one_statement_save_needs_no_transaction_of_its_own(
+    alias: str, opened: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a save outside the caller's atomic() is one statement in autocommit:
+    no BEGIN and COMMIT round trips. Inside the caller's block it joins it as before."""
+    services.prepare(alias)
+    recorder = DjangoApplicationRecorder(alias, f"R{uuid4().hex[:12]}")
+    calls: list[object] = []
+    real_atomic = transaction.atomic
+
+    def counting_atomic(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("using"))
+        return real_atomic(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transaction, "atomic", counting_atomic)
+    (position,) = recorder.insert_events([stored(uuid4(), 1)])
+    assert len(calls) == opened
+    assert [n.id for n in recorder.select_notifications(None, 10)] == [position]
+    with real_atomic(using=alias):
+        recorder.insert_events([stored(uuid4(), 1)])
+    assert len(calls) == opened + 1, "inside the caller's block, the save joins it"

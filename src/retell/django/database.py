@@ -50,10 +50,23 @@ class Database:
             raise translate(error, self.alias) from error
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        """A cursor in a transaction (or savepoint) that commits when the block ends."""
+    def write(self, one_statement: bool = False) -> Iterator[Any]:
+        """A cursor in a transaction (or savepoint) that commits when the block ends.
+
+        With `one_statement` (the caller runs a single statement), outside a caller's
+        ``atomic()`` and in autocommit, the statement runs as its own transaction: the
+        same all-or-nothing, without the BEGIN and COMMIT round trips around it.
+        """
         with self.errors():
             self._heal()
+            if (
+                one_statement
+                and not self.connection.in_atomic_block
+                and self.connection.get_autocommit()
+            ):
+                with self.connection.cursor() as cursor:
+                    yield cursor
+                return
             with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
                 yield cursor
 

@@ -76,11 +76,13 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
         return dialect.insert_log(cursor, self.table, self.application_name, stored_events)
 
     @contextlib.contextmanager
-    def _writing(self, stored_events: Sequence[StoredEvent]) -> Iterator[Any]:
+    def _writing(
+        self, stored_events: Sequence[StoredEvent], one_statement: bool = False
+    ) -> Iterator[Any]:
         """A write transaction whose version conflict is a `ConcurrencyError` naming it."""
         _check_distinct(stored_events)
         try:
-            with self.database.write() as cursor:
+            with self.database.write(one_statement) as cursor:
                 yield cursor
         except (ConcurrencyError, PositionRefused):
             raise
@@ -149,7 +151,8 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
         self._horizon = 0
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
-        with self._writing(stored_events) as cursor:
+        one_statement = self.database.dialect.log_write_is_one_statement
+        with self._writing(stored_events, one_statement) as cursor:
             ids = self._insert_log(cursor, stored_events)
         if ids:
             self.database.on_commit(self._committed)

@@ -35,6 +35,8 @@ class Dialect:
     """The statements of one database vendor, for Django's connection `connection`."""
 
     supports_returning: bool
+    # Whether a log write is one statement (so atomic on its own, in autocommit).
+    log_write_is_one_statement: bool = False
 
     def __init__(self, connection: Any) -> None:
         self.vendor: str = connection.vendor

@@ -38,6 +38,8 @@ _SEQUENCE = f"SELECT pg_catalog.pg_get_serial_sequence('{tables.EVENTS}', 'id')"
 
 
 class PostgresDialect(Dialect):
+    log_write_is_one_statement = True  # ids allocated and rows inserted by one INSERT
+
     def __init__(self, connection: Any) -> None:
         super().__init__(connection)
         self._sequence: str | None = None
