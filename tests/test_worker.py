@@ -121,9 +121,12 @@ def test_worker_processes_take_over_and_never_overlap(env: dict[str, str], tmp_p
                 worker.kill()
     lines = processed(tmp_path)
     positions = [n for _, n in lines]
-    assert sorted(positions) == list(range(2, 62)), "lost or repeated events"
-    # A killed worker may have processed an event whose commit it never made; the
-    # tracking refused its repeat. What committed is in the store, once each:
+    assert set(positions) == set(range(2, 62)), "lost events"
+    # The policy logs before its transaction commits, so the event the killed worker
+    # had in hand may be logged twice: processed again, since it never committed.
+    repeated = sorted({n for n in positions if positions.count(n) > 1})
+    assert len(repeated) <= 1, f"only the event in flight may be retried, not {repeated}"
+    # What committed is in the store, once each:
     counters = SlowCounters(env=env)
     assert counters.recorder.max_tracking_id("TrainingSchool") == 61
     recorded = counters.recorder.select_notifications(None, 1000)
