@@ -168,8 +168,8 @@ class MemoryTrackingRecorder(TrackingRecorder):
 
     def _check_tracking(self, tracking: Tracking) -> None:
         last = self._positions.get(tracking.application_name)
-        if last is not None and tracking.notification_id <= last:
-            raise tracking_not_higher(tracking.application_name, tracking.notification_id, last)
+        if last is not None and tracking.first <= last:
+            raise tracking_not_higher(tracking.application_name, tracking.first, last)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         return self._positions.get(application_name)

@@ -99,19 +99,31 @@ class Application:
         recordings = self.events.put(events, **insert_kwargs)
         # The events are recorded: from here on nothing may raise, or the caller
         # would think the save failed and try it again.
-        saved = [len(aggregate._pending_events) for aggregate in aggregates]
+        saved = [(aggregate, len(aggregate._pending_events)) for aggregate in aggregates]
         for aggregate in aggregates:
             aggregate._pending_events = []
-        if self.repository.cache is not None:
-            for aggregate in aggregates:
+        self._after_recording(recordings, saved)
+        return recordings
+
+    def _after_recording(
+        self, recordings: list[Recording], saved: Sequence[tuple[Aggregate, int]]
+    ) -> None:
+        """Cache and snapshot the aggregates whose events were just recorded (with how
+        many each), then tell the listeners. Must not raise: the events are recorded.
+
+        An aggregate that has changed again since (pending events: a follower recorded
+        a batch while a policy was changing it) is neither cached nor snapshotted, as
+        its state is ahead of what is recorded.
+        """
+        for aggregate, count in saved:
+            if aggregate._pending_events:
+                continue
+            if self.repository.cache is not None:
                 self.repository.cache_saved(aggregate)
-        if self.snapshots is not None:
-            for aggregate, count in zip(aggregates, saved, strict=True):
-                if self._snapshot_due(aggregate, count):
-                    self._put_snapshot_after_save(aggregate)
+            if self.snapshots is not None and self._snapshot_due(aggregate, count):
+                self._put_snapshot_after_save(aggregate)
         for listener in self.after_save:
             listener(self, recordings)
-        return recordings
 
     def _put_snapshot_after_save(self, aggregate: Aggregate) -> None:
         """A snapshot is an optimisation: failing to take one must not fail the save."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from retell.domain.aggregate import Aggregate
@@ -85,8 +86,28 @@ class LRUCache:
                 self._items.popitem(last=False)
 
 
+class Unrecorded(Protocol):
+    """Changes made but not yet recorded, such as a follower's batch (`retell.system`)."""
+
+    @property
+    def aggregates(self) -> dict[UUID, Aggregate]:
+        """The changed aggregates, as they are now, by id."""
+
+    def flush(self) -> None:
+        """Record the changes, and forget the aggregates."""
+
+
+class _ThreadWork(threading.local):
+    unrecorded: Unrecorded | None = None
+
+
 class Repository:
-    """Gets aggregates by id, optionally at an earlier version."""
+    """Gets aggregates by id, optionally at an earlier version.
+
+    A thread that has changes not yet recorded (`unrecorded`) gets its own changed
+    aggregates back, as they are, so that it sees what it did; other threads see only
+    what is recorded.
+    """
 
     def __init__(
         self, events: EventStore, snapshots: EventStore | None = None, cache_maxsize: int = 0
@@ -94,6 +115,28 @@ class Repository:
         self.events = events
         self.snapshots = snapshots
         self.cache = LRUCache(cache_maxsize) if cache_maxsize > 0 else None
+        self._thread = _ThreadWork()
+
+    @property
+    def unrecorded_work(self) -> Unrecorded | None:
+        """This thread's changes not yet recorded, if any."""
+        return self._thread.unrecorded
+
+    @contextmanager
+    def unrecorded(self, work: Unrecorded) -> Iterator[None]:
+        """Let this thread's `get` see `work`'s aggregates until the block ends.
+
+        Work already under way in this thread (a policy's command that leads back
+        here) is recorded first, so that the new work starts from what is recorded.
+        """
+        outer = self._thread.unrecorded
+        if outer is not None:
+            outer.flush()
+        self._thread.unrecorded = work
+        try:
+            yield
+        finally:
+            self._thread.unrecorded = outer
 
     def get(self, aggregate_id: UUID, version: int | None = None) -> Any:
         """The aggregate as of its latest version, or as of `version`.
@@ -110,6 +153,11 @@ class Repository:
             raise AggregateNotFound(
                 f"aggregate versions start at 1: there is no version {version} of {aggregate_id}"
             )
+        work = self._thread.unrecorded
+        if work is not None and aggregate_id in work.aggregates:
+            if version is None:
+                return work.aggregates[aggregate_id]
+            work.flush()  # an earlier version: replayed from what is recorded
         if version is None and self.cache is not None:
             cached = self.cache.get(aggregate_id)
             if cached is not None:
@@ -157,6 +205,9 @@ class Repository:
     def __contains__(self, aggregate_id: object) -> bool:
         if not isinstance(aggregate_id, UUID):
             return False
+        work = self._thread.unrecorded
+        if work is not None and aggregate_id in work.aggregates:
+            return True
         if self.cache is not None and self.cache.get(aggregate_id) is not None:
             return True
         return bool(self.events.recorder.select_events(aggregate_id, limit=1))

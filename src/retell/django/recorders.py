@@ -225,12 +225,14 @@ class DjangoTrackingRecorder(DjangoRecorder, TrackingRecorder):
         leader, position = tracking.application_name, tracking.notification_id
         dialect = self.database.dialect
         try:
-            moved = dialect.record_tracking(cursor, self.application_name, leader, position)
+            moved = dialect.record_tracking(
+                cursor, self.application_name, leader, position, tracking.first
+            )
             last = None if moved else self._max(cursor, leader)
         except db.IntegrityError:  # MySQL: another writer inserted the row first
             moved, last = False, None
         if not moved:
-            raise PositionRefused(*tracking_not_higher(leader, position, last).args)
+            raise PositionRefused(*tracking_not_higher(leader, tracking.first, last).args)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         with self.database.read() as cursor:

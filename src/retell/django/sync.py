@@ -8,10 +8,11 @@ Why each choice:
   `MultiThreadedRunner` start threads), so all processing happens under the
   command's reporting and inside a dry run's transaction. A runner that is started
   already is used as it is.
-- Each event is processed in its own transaction, as `pull_and_process` does, so a
-  failure keeps the work done before it and the follower resumes at the failed
-  event. One long transaction would also hold back, on PostgreSQL, the settled
-  horizon of every application's log for as long as it lasted.
+- Events are recorded as `pull_and_process` records them, a batch of at most the
+  follower's `batch_size` per transaction, so a failure keeps the work done before
+  it and the follower resumes at the failed event. One transaction for everything
+  would also hold back, on PostgreSQL, the settled horizon of every application's
+  log for as long as it lasted.
 - A dry run wraps each follower in one transaction on its store's alias, and rolls
   it back: only a follower on the Django store can be rolled back.
 """
@@ -22,7 +23,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Self
 
 from django.db import transaction
 
@@ -56,28 +57,6 @@ class FollowerResult:
                 f"{type(error.__cause__).__name__}: {error.__cause__}"
             )
         return f"{self.follower} failed: {type(error).__name__}: {error}"
-
-
-@contextmanager
-def _counting(follower: ProcessApplication) -> Iterator[list[int]]:
-    """Count the events `follower` processes, as they are processed.
-
-    `pull_and_process` returns its count only when it returns; after a failure the
-    events processed before it are recorded all the same, and the report says so.
-    """
-    counter = [0]
-    process = follower.process_notification
-
-    def counted(*args: Any, **kwargs: Any) -> bool:
-        done = process(*args, **kwargs)
-        counter[0] += done
-        return done
-
-    setattr(follower, "process_notification", counted)  # noqa: B010 (an instance's method)
-    try:
-        yield counter
-    finally:
-        delattr(follower, "process_notification")
 
 
 class _RolledBack(Exception):
@@ -116,11 +95,12 @@ class Synchronizer:
         try:
             with self._transaction(follower):
                 for leader in runner.system.follows[name]:
-                    with _counting(follower) as counter:
-                        try:
-                            follower.pull_and_process(leader)
-                        finally:
-                            result.by_leader[leader] = counter[0]
+                    result.by_leader[leader] = 0
+
+                    def count(recorded: int, leader: str = leader) -> None:
+                        result.by_leader[leader] += recorded
+
+                    follower.pull_and_process(leader, on_recorded=count)
         except _RolledBack:
             pass
         except Exception as error:  # reported, and the other followers still run

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import msgspec
 
+from retell.errors import RetellError
+
 
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):
     """An event as a store keeps it: its aggregate, version, class topic and encoded state."""
@@ -27,7 +29,27 @@ class Notification(StoredEvent, frozen=True, gc=False):
 
 
 class Tracking(msgspec.Struct, frozen=True, gc=False):
-    """How far a follower has processed the log of the application `application_name`."""
+    """How far a follower has processed the log of the application `application_name`.
+
+    A follower that records a run of positions in one transaction sets `first_id` to
+    the run's first position. Stores refuse the record unless the position recorded
+    before is below `first_id`, not merely below `notification_id`: a run that
+    overlaps what another process recorded meanwhile is refused whole, never applied
+    twice.
+    """
 
     application_name: str
     notification_id: int
+    first_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.first_id is not None and not 0 < self.first_id <= self.notification_id:
+            raise RetellError(
+                f"a tracking record's first_id must be between 1 and its notification_id "
+                f"({self.notification_id}), not {self.first_id}"
+            )
+
+    @property
+    def first(self) -> int:
+        """The lowest position this record covers: the recorded one must be below it."""
+        return self.notification_id if self.first_id is None else self.first_id

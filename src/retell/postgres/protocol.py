@@ -80,7 +80,9 @@ class EventTable:
 class TrackingTable:
     """The SQL of a follower's tracking table: one row per leader, moving only forward.
 
-    The upsert refuses a position at or below the recorded one by setting the column
+    The upsert refuses a record whose first position (`Tracking.first`: the position
+    itself, or the first of a run recorded at once) is at or below the recorded one,
+    by setting the column
     to NULL, which its NOT NULL constraint rejects: an error inside the statement, so
     that, in the CTE of a follower's save, the events are not recorded either.
     """
@@ -91,7 +93,7 @@ class TrackingTable:
             "INSERT INTO {table} AS t (application_name, notification_id) "
             "VALUES (%(leader)s, %(position)s) "
             "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
-            "CASE WHEN t.notification_id < EXCLUDED.notification_id "
+            "CASE WHEN t.notification_id < %(first)s "
             "THEN EXCLUDED.notification_id END",
             table=self.table,
         )
@@ -219,6 +221,7 @@ def insert_notifications(
     if tracking is not None:
         params["leader"] = tracking.application_name
         params["position"] = tracking.notification_id
+        params["first"] = tracking.first
     cursor.row_factory = tuple_row
     cursor.execute(query, params, prepare=True)
     return sorted(row[0] for row in cursor.fetchall())
@@ -322,7 +325,11 @@ def insert_tracking(cursor: Cursor, table: TrackingTable, tracking: Tracking) ->
     """Record a follower's position in a leader's log; one not moving forward is refused."""
     cursor.execute(
         table.upsert,
-        {"leader": tracking.application_name, "position": tracking.notification_id},
+        {
+            "leader": tracking.application_name,
+            "position": tracking.notification_id,
+            "first": tracking.first,
+        },
         prepare=True,
     )
 

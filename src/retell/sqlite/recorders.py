@@ -52,7 +52,7 @@ class _Statements:
         self.upsert_tracking = (
             f"INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?) "
             "ON CONFLICT (application_name) DO UPDATE SET notification_id = "
-            f"excluded.notification_id WHERE {tracking}.notification_id < excluded.notification_id"
+            f"excluded.notification_id WHERE {tracking}.notification_id < ?"
         )
         self.select_tracking = f"SELECT notification_id FROM {tracking} WHERE application_name = ?"
         self.delete_tracking = f"DELETE FROM {tracking} WHERE application_name = ?"
@@ -239,10 +239,11 @@ class SQLiteTrackingRecorder(_SQLiteRecorder, TrackingRecorder):
 
     def _insert_tracking(self, connection: sqlite3.Connection, tracking: Tracking) -> None:
         """Raise the leader's position in the caller's transaction, or refuse if not higher."""
-        name, position = tracking.application_name, tracking.notification_id
-        if connection.execute(self._sql.upsert_tracking, (name, position)).rowcount == 0:
+        name, first = tracking.application_name, tracking.first
+        upsert = (name, tracking.notification_id, first)
+        if connection.execute(self._sql.upsert_tracking, upsert).rowcount == 0:
             (last,) = connection.execute(self._sql.select_tracking, (name,)).fetchone()
-            raise tracking_not_higher(name, position, last)
+            raise tracking_not_higher(name, first, last)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         rows = self.database.read(self._sql.select_tracking, (application_name,))

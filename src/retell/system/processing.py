@@ -1,48 +1,31 @@
 """Process applications: followers that turn their leaders' events into events of their own.
 
-Each upstream event is processed in one transaction that records both what the
-policy produced and the follower's new position in the leader's log. A crash
-before the commit loses both; after it, neither is repeated. That is what makes
-processing exactly-once, across restarts and across competing processes.
+What a policy produces for an upstream event is recorded in one transaction with the
+follower's new position in the leader's log. A crash before the commit loses both;
+after it, neither is repeated. That is what makes processing exactly-once, across
+restarts and across competing processes. A follower catching up records a run of
+upstream events per transaction (`batch_size`, see `retell.system.batch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
-
-import msgspec
 
 from retell.application.application import Application
 from retell.application.notification_log import NotificationLog
+from retell.application.repository import Recording
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
-from retell.errors import ConcurrencyError, IntegrityError, PolicyError, RetellError
+from retell.errors import PolicyError, RetellError
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ProcessRecorder
 from retell.persistence.records import Notification, Tracking
+from retell.system.batch import Batch, Overtaken, ProcessingEvent
 from retell.topics import get_topic
 
-
-@dataclass
-class ProcessingEvent:
-    """What a policy produces while it processes one upstream event.
-
-    Call `collect_events` with the aggregates the policy changed; they are saved
-    with the tracking position when the policy returns.
-    """
-
-    tracking: Tracking
-    upstream: DomainEvent
-    aggregates: list[Aggregate] = field(default_factory=list)
-
-    def collect_events(self, *aggregates: Aggregate) -> None:
-        for aggregate in aggregates:
-            if not isinstance(aggregate, Aggregate):
-                raise RetellError(f"collect_events() takes aggregates, not {aggregate!r}")
-            if aggregate not in self.aggregates:
-                self.aggregates.append(aggregate)
+__all__ = ["ProcessApplication", "ProcessingEvent"]
 
 
 @dataclass
@@ -70,6 +53,8 @@ class ProcessApplication(Application):
 
     topics: ClassVar[Sequence[str | type[DomainEvent]]] = ()
     page_size: ClassVar[int] = 500
+    batch_size: ClassVar[int] = 100
+    """Upstream events recorded per transaction when catching up (1: each on its own)."""
 
     recorder: ProcessRecorder
 
@@ -95,10 +80,19 @@ class ProcessApplication(Application):
         """React to an upstream event. The default ignores everything."""
 
     def pull_and_process(
-        self, leader_name: str, start: int | None = None, stop: int | None = None
+        self,
+        leader_name: str,
+        start: int | None = None,
+        stop: int | None = None,
+        *,
+        on_recorded: Callable[[int], None] | None = None,
     ) -> int:
         """Process the leader's events from `start` (default: after the last processed)
-        to `stop` (default: the end of its log now). Returns how many were processed."""
+        to `stop` (default: the end of its log now). Returns how many were processed.
+
+        `on_recorded` is called with the number of upstream events each time some are
+        recorded: after a failure, those recorded before it stay recorded.
+        """
         leader = self._leader(leader_name)
         last = self.recorder.max_tracking_id(leader_name)
         self._check_not_ahead(leader_name, leader, last)
@@ -108,10 +102,13 @@ class ProcessApplication(Application):
             page = leader.log.select(position, self.page_size, stop, self._topic_names)
             if not page:
                 return processed
-            for notification in page:
-                if self.process_notification(leader_name, notification, leader.mapper):
-                    processed += 1
-            position = page[-1].id + 1
+            batch = Batch(self, leader_name, on_recorded)
+            try:
+                self._process(batch, page, leader.mapper)
+                position = page[-1].id + 1
+            except Overtaken as overtaken:
+                position = overtaken.position + 1
+            processed += batch.recorded
 
     def process_notification(
         self, leader_name: str, notification: Notification, mapper: Mapper | None = None
@@ -121,33 +118,43 @@ class ProcessApplication(Application):
         Not checked beforehand (that would cost a query per event): a position
         processed already is refused when its tracking is recorded.
         """
-        domain_event = (mapper or self.mapper).to_domain_event(notification)
-        processing = ProcessingEvent(Tracking(leader_name, notification.id), domain_event)
+        batch = Batch(self, leader_name)
         try:
-            self.policy(domain_event, processing)
-        except Exception as error:
-            raise PolicyError(
-                self.name, leader_name, notification.id, domain_event, error
-            ) from error
-        return self._record(processing)
-
-    def _record(self, processing: ProcessingEvent) -> bool:
-        upstream = processing.upstream
-        correlation = upstream.correlation_id or upstream.identity
-        for aggregate in processing.aggregates:
-            for new_event in aggregate._pending_events:
-                msgspec.structs.force_setattr(new_event, "correlation_id", correlation)
-                msgspec.structs.force_setattr(new_event, "causation_id", upstream.identity)
-        try:
-            self._save(processing.aggregates, tracking=processing.tracking)
-        except ConcurrencyError:
-            raise
-        except IntegrityError:
-            tracking = processing.tracking
-            if self.recorder.has_tracking_id(tracking.application_name, tracking.notification_id):
-                return False  # another process got there first: nothing to do
-            raise
+            self._process(batch, [notification], mapper or self.mapper)
+        except Overtaken:
+            return False
         return True
+
+    def _process(self, batch: Batch, notifications: Iterable[Notification], mapper: Mapper) -> None:
+        """Run the policy on each notification, recording `batch_size` at a time."""
+        leader_name = batch.leader_name
+        with self.repository.unrecorded(batch):
+            for notification in notifications:
+                domain_event = mapper.to_domain_event(notification)
+                processing = ProcessingEvent(Tracking(leader_name, notification.id), domain_event)
+                try:
+                    self.policy(domain_event, processing)
+                except Overtaken:
+                    raise  # a save in the policy found the batch overtaken
+                except Exception as error:
+                    batch.flush()  # what was processed before it stays processed
+                    raise PolicyError(
+                        self.name, leader_name, notification.id, domain_event, error
+                    ) from error
+                if batch.add(processing) or batch.size >= self.batch_size:
+                    batch.flush()
+            batch.flush()
+
+    def save(self, *aggregates: Aggregate) -> list[Recording]:
+        """Save now, outside the tracking transaction (a policy should collect instead).
+
+        In a policy, the batch so far is recorded first, so that the aggregates'
+        earlier events are recorded before these.
+        """
+        work = self.repository.unrecorded_work
+        if work is not None:
+            work.flush()
+        return super().save(*aggregates)
 
     def _leader(self, leader_name: str) -> _Leader:
         try:
@@ -172,4 +179,3 @@ class ProcessApplication(Application):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} following {sorted(self.leaders)}>"
-

@@ -321,6 +321,14 @@ class TrackingRecorderSuite:
             recorder.insert_tracking(Tracking("Leader", 2))
         assert recorder.max_tracking_id("Leader") == 3
 
+    def test_a_run_is_refused_if_it_overlaps(self, tracking_recorder: TrackingRecorder) -> None:
+        recorder = tracking_recorder
+        recorder.insert_tracking(Tracking("Leader", 4, first_id=1))
+        with pytest.raises(IntegrityError):
+            recorder.insert_tracking(Tracking("Leader", 9, first_id=3))
+        recorder.insert_tracking(Tracking("Leader", 9, first_id=5))
+        assert recorder.max_tracking_id("Leader") == 9
+
     def test_wait_returns_once_processed(self, tracking_recorder: TrackingRecorder) -> None:
         recorder = tracking_recorder
         timer = threading.Timer(0.1, recorder.insert_tracking, [Tracking("Leader", 4)])
@@ -350,6 +358,16 @@ class ProcessRecorderSuite(ApplicationRecorderSuite, TrackingRecorderSuite):
             recorder.insert_events([stored(b, 1)], tracking=Tracking("Leader", 7))
         assert recorder.select_events(b) == []
         assert len(recorder.select_notifications(None, 10)) == 1
+
+    def test_an_overlapping_run_records_no_events(self, recorder: ProcessRecorder) -> None:
+        a, b = uuid4(), uuid4()
+        recorder.insert_events([stored(a, 1)], tracking=Tracking("Leader", 7, first_id=2))
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([stored(b, 1)], tracking=Tracking("Leader", 12, first_id=7))
+        assert recorder.select_events(b) == []
+        assert recorder.max_tracking_id("Leader") == 7
+        recorder.insert_events([stored(b, 1)], tracking=Tracking("Leader", 12, first_id=8))
+        assert recorder.max_tracking_id("Leader") == 12
 
     def test_an_event_conflict_records_no_tracking(self, recorder: ProcessRecorder) -> None:
         a = uuid4()

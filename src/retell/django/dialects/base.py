@@ -103,8 +103,11 @@ class Dialect:
             [_ROW] * count
         )
 
-    def record_tracking(self, cursor: Any, owner: str, leader: str, position: int) -> bool:
-        """Move `owner`'s position in `leader`'s log forward; False if it is not ahead.
+    def record_tracking(
+        self, cursor: Any, owner: str, leader: str, position: int, first: int
+    ) -> bool:
+        """Move `owner`'s position in `leader`'s log to `position`; False unless the
+        recorded one is below `first` (`Tracking.first`).
 
         SQLite and PostgreSQL: an upsert whose update only applies to a lower position.
         """
@@ -114,8 +117,8 @@ class Dialect:
             "VALUES (%s, %s, %s) "
             "ON CONFLICT (application_name, upstream_application_name) DO UPDATE "
             "SET notification_id = excluded.notification_id "
-            f"WHERE {tables.TRACKING}.notification_id < excluded.notification_id",
-            (owner, leader, position),
+            f"WHERE {tables.TRACKING}.notification_id < %s",
+            (owner, leader, position, first),
         )
         return bool(cursor.rowcount)
 

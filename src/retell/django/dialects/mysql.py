@@ -39,7 +39,9 @@ class MySQLDialect(Dialect):
         # MySQL reports the first row's id; a multi-row INSERT gets consecutive ones.
         return list(range(lastrowid, lastrowid + count))
 
-    def record_tracking(self, cursor: Any, owner: str, leader: str, position: int) -> bool:
+    def record_tracking(
+        self, cursor: Any, owner: str, leader: str, position: int, first: int
+    ) -> bool:
         """An update that only moves forward, else an insert that fails if the row exists.
 
         Not ON DUPLICATE KEY UPDATE: Django connects with CLIENT_FOUND_ROWS, under
@@ -49,7 +51,7 @@ class MySQLDialect(Dialect):
             f"UPDATE {tables.TRACKING} SET notification_id = %s "
             "WHERE application_name = %s AND upstream_application_name = %s "
             "AND notification_id < %s",
-            (position, owner, leader, position),
+            (position, owner, leader, first),
         )
         if cursor.rowcount:
             return True

@@ -1,0 +1,177 @@
+"""A follower records a run of upstream events per transaction: on every store."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from retell.domain.events import DomainEvent
+from retell.errors import PolicyError
+from retell.system import ProcessingEvent
+from tests.dogschool import TrainingSchool
+from tests.test_system import Counter, Counters, fido
+
+
+def school_with_tricks(env: dict[str, str], tricks: int) -> TrainingSchool:
+    school = TrainingSchool(env=env)
+    school.register("Fido")
+    dog = school.repository.get(fido())
+    for i in range(tricks):
+        dog.add_trick(str(i))
+    school.save(dog)  # one save: positions 1 (registered) to tricks + 1
+    return school
+
+
+def following(school: TrainingSchool, counters: Counters) -> Counters:
+    counters.follow("TrainingSchool", school.notification_log)
+    return counters
+
+
+def counter_id() -> UUID:
+    return Counter.create_id(str(fido()))
+
+
+def test_a_run_is_recorded_batch_by_batch(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 249)
+    counters = following(school, Counters(env=store_env))
+    recorded: list[int] = []
+    assert counters.pull_and_process("TrainingSchool", on_recorded=recorded.append) == 250
+    assert recorded == [100, 100, 50]
+    # Each batch's policies saw the counter as the batch had left it: one event each.
+    assert counters.count(fido()) == 249
+    assert counters.repository.get(counter_id()).version == 250  # started, then 249 tricks
+    assert counters.recorder.max_tracking_id("TrainingSchool") == 250
+
+
+def test_batch_size_one_records_each_event_alone(store_env: dict[str, str]) -> None:
+    class OneByOne(Counters):
+        name = "Counters"
+        batch_size = 1
+
+    school = school_with_tricks(store_env, 4)
+    counters = following(school, OneByOne(env=store_env))
+    recorded: list[int] = []
+    counters.pull_and_process("TrainingSchool", on_recorded=recorded.append)
+    assert recorded == [1] * 5
+    assert counters.count(fido()) == 4
+
+
+class FailsAt(Counters):
+    """Counts tricks, and fails at trick `fail_at` until told otherwise."""
+
+    name = "Counters"
+    fail_at: str | None = "7"
+
+    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        if domain_event.trick == self.fail_at:
+            raise ValueError(f"no trick {self.fail_at}")
+        super().count_trick(domain_event, processing_event)
+
+
+def test_a_policy_error_keeps_what_came_before_it(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 20)
+    counters = following(school, FailsAt(env=store_env))
+    recorded: list[int] = []
+    with pytest.raises(PolicyError) as failure:
+        counters.pull_and_process("TrainingSchool", on_recorded=recorded.append)
+    assert failure.value.position == 9  # trick "7" is the 9th event
+    assert recorded == [8]
+    assert counters.recorder.max_tracking_id("TrainingSchool") == 8
+    assert counters.count(fido()) == 7
+    counters.fail_at = None
+    assert counters.pull_and_process("TrainingSchool") == 13  # positions 9 to 21
+    assert counters.count(fido()) == 20
+
+
+def test_an_overlapping_run_is_not_processed_twice(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 9)
+    counters = following(school, Counters(env=store_env))
+    assert counters.pull_and_process("TrainingSchool", stop=4) == 4
+    # From position 2: the batch 2-10 overlaps 2-4, is refused whole, and 5-10 follow.
+    assert counters.pull_and_process("TrainingSchool", start=2) == 6
+    assert counters.count(fido()) == 9
+    assert counters.repository.get(counter_id()).version == 10
+
+
+class Forgetful(Counters):
+    """Changes the counter without collecting it for the trick 'forget'."""
+
+    name = "Counters"
+
+    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        if domain_event.trick == "forget":
+            self.repository.get(counter_id()).increment()  # not collected: dropped
+            return
+        super().count_trick(domain_event, processing_event)
+
+
+def test_changes_not_collected_are_dropped(store_env: dict[str, str]) -> None:
+    school = TrainingSchool(env=store_env)
+    school.register("Fido")
+    for trick in ["a", "b", "forget", "c"]:
+        school.add_trick("Fido", trick)
+    counters = following(school, Forgetful(env=store_env))
+    recorded: list[int] = []
+    assert counters.pull_and_process("TrainingSchool", on_recorded=recorded.append) == 5
+    assert recorded == [4, 1]  # recorded at the uncollected change, without it
+    assert counters.count(fido()) == 3
+
+
+class Inspecting(Counters):
+    """Looks at the counter in ways the batch cannot answer from memory."""
+
+    name = "Counters"
+
+    def __init__(self, env: Any = None) -> None:
+        super().__init__(env)
+        self.seen: list[tuple[str, Any]] = []
+
+    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        if domain_event.trick == "version":
+            self.seen.append(("version 2", self.repository.get(counter_id(), version=2).count))
+        elif domain_event.trick == "save":
+            counter = self.repository.get(counter_id())
+            counter.increment()
+            self.save(counter)  # saved at once, outside the tracking transaction
+        elif domain_event.trick == "threads":
+            elsewhere: list[bool] = []
+            thread = threading.Thread(
+                target=lambda: elsewhere.append(counter_id() in self.repository)
+            )
+            thread.start()
+            thread.join()
+            self.seen.append(("here", counter_id() in self.repository))
+            self.seen.append(("elsewhere", elsewhere[0]))
+        super().count_trick(domain_event, processing_event)
+
+
+def test_a_policy_sees_its_batch_and_other_threads_do_not(store_env: dict[str, str]) -> None:
+    school = TrainingSchool(env=store_env)
+    school.register("Fido")
+    for trick in ["a", "threads", "b", "c", "version", "save", "d"]:
+        school.add_trick("Fido", trick)
+    counters = following(school, Inspecting(env=store_env))
+    recorded: list[int] = []
+    assert counters.pull_and_process("TrainingSchool", on_recorded=recorded.append) == 8
+    # The counter is created by "a" in the batch: not recorded yet, seen only here.
+    assert ("here", True) in counters.seen
+    assert ("elsewhere", False) in counters.seen
+    # An earlier version, and a save in a policy, record the batch so far first.
+    assert ("version 2", 1) in counters.seen
+    assert recorded == [5, 1, 2]
+    assert counters.count(fido()) == 8  # seven counted, and one more saved by "save"
+    versions = [e.originator_version for e in counters.events.get(counter_id())]
+    assert versions == list(range(1, 10))
+
+
+def test_correlation_ids_across_a_batch(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 3)
+    counters = following(school, Counters(env=store_env))
+    counters.pull_and_process("TrainingSchool")
+    tricks = [e.identity for e in school.events.get(fido())[1:]]
+    produced: list[DomainEvent] = counters.events.get(counter_id())
+    # The first trick starts the counter and counts itself: two events it caused.
+    assert [e.causation_id for e in produced] == [tricks[0], *tricks]
