@@ -11,7 +11,7 @@ import pytest
 from retell.domain.events import DomainEvent
 from retell.errors import PolicyError
 from retell.system import ProcessingEvent
-from tests.dogschool import TrainingSchool
+from tests.dogschool import Dog, TrainingSchool
 from tests.test_system import Counter, Counters, fido
 
 
@@ -175,3 +175,57 @@ def test_correlation_ids_across_a_batch(store_env: dict[str, str]) -> None:
     produced: list[DomainEvent] = counters.events.get(counter_id())
     # The first trick starts the counter and counts itself: two events it caused.
     assert [e.causation_id for e in produced] == [tricks[0], *tricks]
+
+
+def test_competing_followers_process_each_event_once(shared_store_env: dict[str, str]) -> None:
+    """Followers of one name in several threads, without a lease between them, with
+    batches of different sizes, while the leader keeps recording: every trick is
+    counted once, however their runs overlap."""
+    env = shared_store_env
+    school = TrainingSchool(env=env)
+    dogs = [f"dog{i}" for i in range(5)]
+    for dog in dogs:
+        school.register(dog)
+    competitors: list[Counters] = []
+    for size in (1, 3, 10, 100):
+
+        class Sized(Counters):
+            name = "Counters"
+            batch_size = size
+            page_size = 7 * size
+
+        competitors.append(following(school, Sized(env=env)))
+    writing = threading.Event()
+    writing.set()
+    errors: list[BaseException] = []
+
+    def compete(counters: Counters) -> None:
+        try:
+            while writing.is_set():
+                counters.pull_and_process("TrainingSchool")
+            counters.pull_and_process("TrainingSchool")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=compete, args=(c,)) for c in competitors]
+    for thread in threads:
+        thread.start()
+    for round_ in range(40):
+        for dog in dogs:
+            school.add_trick(dog, str(round_))
+    writing.clear()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    counters = competitors[0]
+    last = school.recorder.max_notification_id()
+    assert counters.recorder.max_tracking_id("TrainingSchool") == last
+    for dog in dogs:
+        counter_id = Counter.create_id(str(Dog.create_id(dog)))
+        counter = counters.repository.get(counter_id)
+        assert counter.count == 40
+        versions = [e.originator_version for e in counters.events.get(counter_id)]
+        assert versions == list(range(1, 42))
+    for competitor in competitors:
+        competitor.close()
+    school.close()
