@@ -229,3 +229,25 @@ def test_competing_followers_process_each_event_once(shared_store_env: dict[str,
     for competitor in competitors:
         competitor.close()
     school.close()
+
+
+def test_notifications_others_recorded_are_skipped(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 9)
+    counters = following(school, Counters(env=store_env))
+    assert counters.pull_and_process("TrainingSchool", stop=4) == 4
+    everything = school.notification_log.select(1, 100)
+    # The run 1-10 overlaps what is recorded (1-4): refused whole, then 5-10 processed.
+    assert counters.process_notifications("TrainingSchool", everything, school.mapper) == 6
+    assert not counters.process_notification("TrainingSchool", everything[-1], school.mapper)
+    assert counters.count(fido()) == 9
+
+
+def test_a_subscription_hands_over_what_it_has_read(store_env: dict[str, str]) -> None:
+    school = school_with_tricks(store_env, 4)
+    with school.recorder.subscribe(gt=1, topics=()) as subscription:
+        assert [n.id for n in subscription.take()] == [2, 3, 4, 5]
+        school.add_trick("Fido", "late")
+        assert [n.id for n in subscription.take()] == [6]
+        assert subscription.position == 6
+        subscription.stop()
+        assert subscription.take() == []

@@ -170,6 +170,22 @@ class Subscription(Iterator[Notification]):
         self._last = notification.id
         return notification
 
+    def take(self) -> list[Notification]:
+        """The next notification and every other one already read: waits like `next`,
+        and returns an empty list once stopped.
+
+        A follower that has fallen behind gets a page at a time, to record together.
+        """
+        try:
+            taken = [next(self)]
+        except StopIteration:
+            return []
+        if self._buffer:
+            taken += self._buffer
+            self._buffer.clear()
+            self._last = taken[-1].id
+        return taken
+
     def __enter__(self) -> Self:
         return self
 

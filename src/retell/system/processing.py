@@ -102,13 +102,10 @@ class ProcessApplication(Application):
             page = leader.log.select(position, self.page_size, stop, self._topic_names)
             if not page:
                 return processed
-            batch = Batch(self, leader_name, on_recorded)
-            try:
-                self._process(batch, page, leader.mapper)
-                position = page[-1].id + 1
-            except Overtaken as overtaken:
-                position = overtaken.position + 1
-            processed += batch.recorded
+            processed += self.process_notifications(
+                leader_name, page, leader.mapper, on_recorded=on_recorded
+            )
+            position = page[-1].id + 1
 
     def process_notification(
         self, leader_name: str, notification: Notification, mapper: Mapper | None = None
@@ -118,12 +115,32 @@ class ProcessApplication(Application):
         Not checked beforehand (that would cost a query per event): a position
         processed already is refused when its tracking is recorded.
         """
-        batch = Batch(self, leader_name)
-        try:
-            self._process(batch, [notification], mapper or self.mapper)
-        except Overtaken:
-            return False
-        return True
+        return self.process_notifications(leader_name, [notification], mapper) == 1
+
+    def process_notifications(
+        self,
+        leader_name: str,
+        notifications: Sequence[Notification],
+        mapper: Mapper | None = None,
+        *,
+        on_recorded: Callable[[int], None] | None = None,
+    ) -> int:
+        """Process upstream notifications in order, `batch_size` per transaction.
+
+        Returns how many were recorded: those another process had recorded first are
+        not. `mapper` decodes them (default: this application's).
+        """
+        remaining = notifications
+        recorded = 0
+        while remaining:
+            batch = Batch(self, leader_name, on_recorded)
+            try:
+                self._process(batch, remaining, mapper or self.mapper)
+                remaining = ()
+            except Overtaken as overtaken:
+                remaining = [n for n in remaining if n.id > overtaken.position]
+            recorded += batch.recorded
+        return recorded
 
     def _process(self, batch: Batch, notifications: Iterable[Notification], mapper: Mapper) -> None:
         """Run the policy on each notification, recording `batch_size` at a time."""

@@ -222,9 +222,9 @@ class Worker(Runner):
             def follow(name: str = leader_name, notifications: Subscription = subscription) -> None:
                 mapper = self.apps[name].mapper
                 try:
-                    for notification in notifications:
+                    while page := notifications.take():  # all that came: recorded together
                         with lock:
-                            follower.process_notification(name, notification, mapper)
+                            follower.process_notifications(name, page, mapper)
                 except BaseException as error:
                     failures.append(error)
 
