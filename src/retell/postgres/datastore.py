@@ -8,6 +8,13 @@ Why it is built this way:
 - The timeouts (lock, statement, idle in transaction) are set in the startup packet
   of each connection, so they cost no round trip, and a stuck lock is an error, not a
   hang.
+- A thread keeps the connection it took from the pool between statements (parked),
+  since taking and returning a pooled connection around each statement costs about
+  a tenth of a short command. It stays within POSTGRES_POOL_SIZE and one thread at a
+  time: a parked connection goes back to the pool when its thread ends, when another
+  thread is waiting for one, and at least every KEEP_SECONDS (so the pool's upkeep
+  still reaches it); a thread that finds the pool used up takes another thread's
+  parked connection instead of waiting.
 - A pooled connection is checked before use without a round trip: an idle connection
   in autocommit mode has nothing to read, so a readable socket means the server has
   closed it (a restart, an administrator); it is dropped and another taken.
@@ -30,6 +37,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import threading
@@ -40,6 +48,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -57,6 +66,11 @@ POOL_WAIT_SLICE = 0.25
 
 READ_ATTEMPTS = 3
 """How many connections a read tries when each in turn turns out to be lost."""
+
+KEEP_SECONDS = 60.0
+"""How long a thread keeps one pooled connection before it gives it back to the pool."""
+
+_tokens = itertools.count()
 
 _open_datastores: weakref.WeakSet[PostgresDatastore] = weakref.WeakSet()
 _inherited: list[object] = []
@@ -77,6 +91,22 @@ class PooledConnection(psycopg.Connection[Any]):
         if cursor is None or cursor.closed:
             cursor = self._protocol_cursor = self.cursor()
         return cursor
+
+
+class _Keeper:
+    """A thread's claim on the connection it parks between statements (`PostgresDatastore`).
+
+    Held only by the thread's `threading.local`, so it dies with the thread, and its
+    finalizer gives the thread's parked connection back to the pool.
+    """
+
+    __slots__ = ("__weakref__", "token", "until")
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.token = next(_tokens)
+        self.until = 0.0
+        """When the connection the thread took from the pool goes back to it."""
+        weakref.finalize(self, _thread_ended, weakref.ref(datastore), self.token).atexit = False
 
 
 class PostgresDatastore:
@@ -103,11 +133,18 @@ class PostgresDatastore:
         )
         self._lock = threading.Lock()
         self._opened = False
+        self._local = threading.local()
+        self._parked: dict[int, PooledConnection] = {}
+        """Idle connections kept by threads, by their keepers' tokens (under `_lock`)."""
+        self._out = 0
+        """Connections taken from the pool and not given back: in use, or parked."""
+        self._waiting = 0
+        """Threads waiting for the pool: while any is, connections go back, not parked."""
         self.listener = Listener(self.connect, settings.connect_timeout)
 
     def _after_fork(self) -> None:
         """In a forked child: keep the parent's pool and listener untouched, make new ones."""
-        _inherited.append((self._pool, self.listener))
+        _inherited.append((self._pool, self.listener, self._parked))
         if not self._closed:
             self._start()
 
@@ -132,8 +169,12 @@ class PostgresDatastore:
             if self._closed:
                 return
             self._closed = True
+            parked = list(self._parked.values())
+            self._parked.clear()
         self.listener.stop()
         self._pool.close()
+        for connection in parked:
+            connection.close()
 
     def connect(self) -> Connection:
         """A new connection of its own (not pooled), in autocommit mode, or a clear error."""
@@ -145,13 +186,15 @@ class PostgresDatastore:
     def read(self, action: Callable[[Cursor], T]) -> T:
         """Run a read on a pooled connection, on another if the connection turns out lost."""
         for attempt in range(READ_ATTEMPTS):
-            with self._connection() as connection:
-                try:
-                    return action(connection.protocol_cursor())
-                except psycopg.Error as error:
-                    if attempt + 1 < READ_ATTEMPTS and connection.broken:
-                        continue
-                    raise translate(error, self.settings) from error
+            connection = self._acquire()
+            try:
+                return action(connection.protocol_cursor())
+            except psycopg.Error as error:
+                if attempt + 1 < READ_ATTEMPTS and connection.broken:
+                    continue
+                raise translate(error, self.settings) from error
+            finally:
+                self._release(connection)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def write(
@@ -165,15 +208,17 @@ class PostgresDatastore:
         is returned if it committed, run again if it did not. Otherwise, or while the old
         session may still be running, the error says the outcome is unknown.
         """
-        with self._connection() as connection:
-            session = connection.info.backend_pid
-            try:
-                return action(connection.protocol_cursor())
-            except psycopg.Error as error:
-                translated = translate(error, self.settings)
-                if not (connection.broken and is_connection_failure(error)):
-                    raise translated from error
-                lost = translated
+        connection = self._acquire()
+        session = connection.pgconn.backend_pid
+        try:
+            return action(connection.protocol_cursor())
+        except psycopg.Error as error:
+            translated = translate(error, self.settings)
+            if not (connection.broken and is_connection_failure(error)):
+                raise translated from error
+            lost = translated
+        finally:
+            self._release(connection)
         if recover is not None:
             try:
                 found = self._look_for(session, recover)
@@ -229,11 +274,71 @@ class PostgresDatastore:
 
     @contextmanager
     def _connection(self) -> Iterator[PooledConnection]:
-        connection = self._getconn()
+        connection = self._acquire()
         try:
             yield connection
         finally:
-            self._pool.putconn(connection)
+            self._release(connection)
+
+    def _acquire(self) -> PooledConnection:
+        """A live connection for this thread: the one it parked, if it is still open."""
+        try:
+            keeper: _Keeper = self._local.keeper
+        except AttributeError:
+            keeper = self._local.keeper = _Keeper(self)
+        connection = self._parked.pop(keeper.token, None)  # atomic: a thief may pop it first
+        while True:
+            if connection is None:
+                connection = self._take()
+                keeper.until = time.monotonic() + KEEP_SECONDS
+            if _is_alive(connection):
+                return connection
+            connection.close()  # the pool replaces a closed connection
+            self._give_back(connection)
+            connection = None
+
+    def _take(self) -> PooledConnection:
+        """A connection from the pool; once the pool is used up, another thread's parked one."""
+        with self._lock:
+            if self._parked and self._out >= self.settings.pool_size:
+                return self._parked.popitem()[1]
+            self._waiting += 1
+        taken = False
+        try:
+            connection = self._getconn()
+            taken = True
+            return connection
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                if taken:
+                    self._out += 1
+
+    def _release(self, connection: PooledConnection) -> None:
+        """Park this thread's connection for its next statement, or give it back to the pool."""
+        keeper: _Keeper = self._local.keeper
+        if (
+            connection.pgconn.transaction_status == TransactionStatus.IDLE
+            and time.monotonic() < keeper.until
+        ):
+            with self._lock:
+                if not (self._waiting or self._closed):
+                    self._parked[keeper.token] = connection
+                    return
+        self._give_back(connection)
+
+    def thread_ended(self, token: int) -> None:
+        """Give the connection a thread parked back to the pool, once the thread is gone."""
+        connection = self._parked.pop(token, None)
+        if connection is not None:
+            self._give_back(connection)
+
+    def _give_back(self, connection: PooledConnection) -> None:
+        """Return a connection to the pool (which closes it if the pool is closed, and
+        replaces it if it is closed or broken)."""
+        with self._lock:
+            self._out -= 1
+        self._pool.putconn(connection)
 
     def _getconn(self) -> PooledConnection:
         """A live pooled connection, or an error that says why there is none."""
@@ -312,6 +417,12 @@ def _is_alive(connection: Connection) -> bool:
     except (OSError, ValueError, psycopg.Error):
         return False
     return not readable
+
+
+def _thread_ended(datastore: weakref.ref[PostgresDatastore], token: int) -> None:
+    found = datastore()
+    if found is not None:
+        found.thread_ended(token)
 
 
 def _after_fork_in_child() -> None:

@@ -1,0 +1,198 @@
+"""The connections a thread keeps between statements: never more than the pool holds,
+never two threads on one, and none left open or dead behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from retell.config import Environment
+from retell.postgres.datastore import Cursor, PostgresDatastore
+from retell.postgres.settings import PostgresSettings
+
+from .helpers import Dog, Kennel, postgres_env, scalar, unique_name
+
+
+@pytest.fixture
+def name() -> str:
+    """The application name, so the sessions of the test's datastore can be counted."""
+    return unique_name("Keep")
+
+
+def open_datastore(schema: str, name: str, pool_size: int) -> PostgresDatastore:
+    env = Environment(name, postgres_env(schema, POSTGRES_POOL_SIZE=str(pool_size)))
+    return PostgresDatastore(PostgresSettings.from_env(env))
+
+
+@pytest.fixture
+def datastore(schema: str, name: str) -> Iterator[PostgresDatastore]:
+    store = open_datastore(schema, name, pool_size=2)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def backend(cursor: Cursor) -> int:
+    pid: int = cursor.connection.info.backend_pid
+    return pid
+
+
+def sessions(name: str) -> int:
+    count: int = scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (f"retell {name}",)
+    )
+    return count
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[BaseException]:
+    """Run `work(i)` in `count` threads at once; the errors they raised."""
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive()
+    return errors
+
+
+def test_a_thread_keeps_its_connection_between_statements(datastore: PostgresDatastore) -> None:
+    first = datastore.read(backend)
+    assert datastore.write(backend) == first
+    assert datastore.read(backend) == first
+
+
+def test_more_threads_than_connections_neither_wait_forever_nor_share_one(
+    datastore: PostgresDatastore, name: str
+) -> None:
+    """Eight threads on a pool of two: each statement gets a connection of its own,
+    and the server never sees more than two sessions."""
+    lock = threading.Lock()
+    in_use: set[int] = set()
+    most = 0
+
+    def statement(cursor: Cursor) -> None:
+        nonlocal most
+        pid = backend(cursor)
+        with lock:
+            assert pid not in in_use, "two threads on one connection"
+            in_use.add(pid)
+            most = max(most, len(in_use))
+        time.sleep(0.001)  # hold it, so that other threads want it meanwhile
+        with lock:
+            in_use.discard(pid)
+
+    def work(i: int) -> None:
+        for _ in range(40):
+            (datastore.read if i % 2 else datastore.write)(statement)
+
+    assert in_threads(8, work) == []
+    assert most == 2
+    assert sessions(name) <= 2
+
+
+def test_a_thread_that_waits_takes_a_connection_another_thread_keeps(
+    datastore: PostgresDatastore,
+) -> None:
+    """Both connections are kept by threads that do nothing more for now: a third
+    thread takes one of them rather than waiting for the pool."""
+    kept = threading.Event()
+    done = threading.Event()
+
+    def keep(i: int) -> None:
+        if i < 2:
+            datastore.read(backend)
+            if i == 1:
+                kept.set()
+            done.wait(timeout=30)
+        else:
+            assert kept.wait(timeout=30)
+            datastore.read(backend)
+            done.set()
+
+    assert in_threads(3, keep) == []
+
+
+def test_a_kept_connection_the_server_closed_is_replaced(datastore: PostgresDatastore) -> None:
+    first = datastore.read(backend)
+    scalar("SELECT pg_terminate_backend(%s)", (first,))
+    deadline = time.monotonic() + 10
+    while scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (first,)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = datastore.write(backend)
+    assert second != first
+    assert datastore.read(backend) == second
+
+
+def test_a_thread_that_ends_gives_its_connection_back(schema: str, name: str) -> None:
+    """On a pool of one, threads one after another use the one connection."""
+    store = open_datastore(schema, name, pool_size=1)
+    try:
+        seen: list[int] = []
+        for _ in range(3):
+            assert in_threads(1, lambda i: seen.append(store.read(backend))) == []
+        assert seen == [seen[0]] * 3
+        assert store.read(backend) == seen[0]
+    finally:
+        store.close()
+
+
+def test_close_closes_the_connections_threads_keep(schema: str, name: str) -> None:
+    store = open_datastore(schema, name, pool_size=3)
+    turns = [threading.Event() for _ in range(4)]
+    closed = threading.Event()
+
+    def keep(i: int) -> None:  # one after another: each takes a new connection
+        assert turns[i].wait(timeout=30)
+        store.read(backend)
+        turns[i + 1].set()
+        closed.wait(timeout=30)
+
+    threads = threading.Thread(target=lambda: in_threads(3, keep))
+    threads.start()
+    turns[0].set()
+    assert turns[3].wait(timeout=30)
+    assert sessions(name) == 3
+    store.close()
+    closed.set()
+    threads.join(timeout=30)
+    deadline = time.monotonic() + 10
+    while sessions(name):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    with pytest.raises(psycopg.Error):
+        store.read(backend)
+
+
+def test_threads_of_an_application_share_a_small_pool(schema: str) -> None:
+    """Saves and gets from more threads than POSTGRES_POOL_SIZE, through the application."""
+
+    class Pound(Kennel):
+        name = unique_name("Pound")
+
+    with Pound(env=postgres_env(schema, POSTGRES_POOL_SIZE="2")) as pound:
+
+        def work(i: int) -> None:
+            dog = Dog(f"dog{i}")
+            pound.save(dog)
+            for trick in range(10):
+                dog = pound.repository.get(dog.id)
+                dog.add_trick(f"trick{trick}")
+                pound.save(dog)
+
+        assert in_threads(6, work) == []
+        assert len(pound.recorder.select_notifications(None, 100)) == 66
