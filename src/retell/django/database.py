@@ -8,6 +8,12 @@ connection per thread per alias, so recorders are thread-safe as Django is.
 A write is ``transaction.atomic(using=alias)``: its own transaction outside the
 caller's, a savepoint inside it (so a `ConcurrencyError` leaves the caller's
 transaction usable). Never ``durable=True``, which would refuse to join.
+
+The statements every command runs (`prepared`: an aggregate's events, a log insert)
+may take the dialect's `prepared_cursor` instead of Django's cursor: the same
+connection, so the same transaction, without Django's per-statement costs. Not while
+Django watches statements (``DEBUG``, ``connection.execute_wrapper()``,
+``CaptureQueriesContext``), which only Django's cursor reports to.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class Database:
             raise translate(error, self.alias) from error
 
     @contextlib.contextmanager
-    def write(self, one_statement: bool = False) -> Iterator[Any]:
+    def write(self, one_statement: bool = False, prepared: bool = False) -> Iterator[Any]:
         """A cursor in a transaction (or savepoint) that commits when the block ends.
 
         With `one_statement` (the caller runs a single statement), outside a caller's
@@ -58,32 +64,37 @@ class Database:
         same all-or-nothing, without the BEGIN and COMMIT round trips around it.
         """
         with self.errors():
-            self._heal()
-            if (
-                one_statement
-                and not self.connection.in_atomic_block
-                and self.connection.get_autocommit()
-            ):
-                with self.connection.cursor() as cursor:
+            connection = self._heal()
+            if one_statement and not connection.in_atomic_block and connection.get_autocommit():
+                with self._cursor(connection, prepared) as cursor:
                     yield cursor
                 return
-            with transaction.atomic(using=self.alias), self.connection.cursor() as cursor:
+            with transaction.atomic(using=self.alias), self._cursor(connection, prepared) as cursor:
                 yield cursor
 
     @contextlib.contextmanager
-    def read(self) -> Iterator[Any]:
+    def read(self, prepared: bool = False) -> Iterator[Any]:
         """A cursor in the caller's transaction, or in autocommit mode: one snapshot a statement."""
         with self.errors():
-            self._heal()
-            with self.connection.cursor() as cursor:
+            connection = self._heal()
+            with self._cursor(connection, prepared) as cursor:
                 yield cursor
+
+    def _cursor(self, connection: Any, prepared: bool) -> Any:
+        """Django's cursor, or with `prepared` the dialect's, if it has one and no one watches."""
+        if prepared and not (connection.queries_logged or connection.execute_wrappers):
+            cursor = self.dialect.prepared_cursor(connection)
+            if cursor is not None:
+                return cursor
+        return connection.cursor()
 
     def on_commit(self, callback: Any) -> None:
         """Call `callback` once the current transaction commits (now, if there is none)."""
         transaction.on_commit(callback, using=self.alias)
 
-    def _heal(self) -> None:
-        """Drop this thread's connection if an error broke it (a server restart, say).
+    def _heal(self) -> Any:
+        """Drop this thread's connection if an error broke it (a server restart, say); the
+        Django connection for the alias.
 
         Django does this between requests; a worker thread has no requests, and would
         otherwise fail on a dead connection forever. Outside transactions only, and
@@ -94,3 +105,4 @@ class Database:
             if connection.connection is not None and not connection.is_usable():
                 connection.close()
             connection.errors_occurred = False
+        return connection

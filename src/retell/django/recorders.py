@@ -77,12 +77,15 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
 
     @contextlib.contextmanager
     def _writing(
-        self, stored_events: Sequence[StoredEvent], one_statement: bool = False
+        self,
+        stored_events: Sequence[StoredEvent],
+        one_statement: bool = False,
+        prepared: bool = False,
     ) -> Iterator[Any]:
         """A write transaction whose version conflict is a `ConcurrencyError` naming it."""
         _check_distinct(stored_events)
         try:
-            with self.database.write(one_statement) as cursor:
+            with self.database.write(one_statement, prepared) as cursor:
                 yield cursor
         except (ConcurrencyError, PositionRefused):
             raise
@@ -125,7 +128,7 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        with self.database.read() as cursor:
+        with self.database.read(prepared=True) as cursor:
             return self.database.dialect.select_events(
                 cursor,
                 table=self.table,
@@ -152,7 +155,7 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         one_statement = self.database.dialect.log_write_is_one_statement
-        with self._writing(stored_events, one_statement) as cursor:
+        with self._writing(stored_events, one_statement, prepared=True) as cursor:
             ids = self._insert_log(cursor, stored_events)
         if ids:
             self.database.on_commit(self._committed)
