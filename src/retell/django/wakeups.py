@@ -18,6 +18,7 @@ processes' commits are found by polling, every second.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import weakref
@@ -71,6 +72,7 @@ def committed(recorder: Wakeable) -> None:
         listener.announce(channel(recorder.application_name))
 
 
+@functools.lru_cache(maxsize=256)
 def channel(application_name: str) -> str:
     """The NOTIFY channel of an application's log (at most 63 bytes, as PostgreSQL wants)."""
     name = f"retell_django_{application_name.lower()}"
@@ -93,6 +95,9 @@ def stop_listeners() -> None:
 
 def _listener(alias: str) -> Listener | None:
     """The alias's listener on PostgreSQL with psycopg 3 (Django's psycopg2 gets polling)."""
+    listener = _listeners.get(alias)  # after every commit: the quick way first
+    if listener is not None:
+        return listener
     connection = connections[alias]
     driver = getattr(getattr(connection, "Database", None), "__name__", "")
     if connection.vendor != "postgresql" or driver != "psycopg":
