@@ -3,6 +3,8 @@ never two threads on one, and none left open or dead behind."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -196,3 +198,23 @@ def test_threads_of_an_application_share_a_small_pool(schema: str) -> None:
 
         assert in_threads(6, work) == []
         assert len(pound.recorder.select_notifications(None, 100)) == 66
+
+
+def test_a_forked_child_leaves_the_connection_its_parent_keeps_alone(
+    datastore: PostgresDatastore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child forgets what the parent's thread kept, raising nothing on the way,
+    and the parent's kept connection still works."""
+    first = datastore.read(backend)
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    pid = os.fork()
+    if pid == 0:  # the child: exit at once, whatever happens, without pytest's teardown
+        code = 1
+        try:
+            code = 2 if unraisable else 3 if datastore.read(backend) == first else 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert datastore.read(backend) == first

@@ -133,13 +133,15 @@ class PostgresDatastore:
         )
         self._lock = threading.Lock()
         self._opened = False
-        self._local = threading.local()
         self._parked: dict[int, PooledConnection] = {}
         """Idle connections kept by threads, by their keepers' tokens (under `_lock`)."""
         self._out = 0
         """Connections taken from the pool and not given back: in use, or parked."""
         self._waiting = 0
         """Threads waiting for the pool: while any is, connections go back, not parked."""
+        # After the new `_parked`: in a forked child, the keepers of the old `_local` die
+        # here, and must find none of the parent's connections to give back.
+        self._local = threading.local()
         self.listener = Listener(self.connect, settings.connect_timeout)
 
     def _after_fork(self) -> None:
