@@ -218,3 +218,20 @@ def test_a_forked_child_leaves_the_connection_its_parent_keeps_alone(
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert datastore.read(backend) == first
+
+
+def test_a_statement_inside_a_transaction_of_the_same_thread_loses_no_connection(
+    datastore: PostgresDatastore,
+) -> None:
+    """A view reads in its own transaction: two connections at once in one thread, and
+    both go back, so that two threads can then hold the pool's two at once."""
+    for _ in range(3):
+        with datastore.transaction() as cursor:
+            outer = backend(cursor)
+            assert datastore.read(backend) != outer
+    both = threading.Barrier(2)
+
+    def hold(cursor: Cursor) -> None:
+        both.wait(timeout=10)
+
+    assert in_threads(2, lambda i: datastore.read(hold)) == []

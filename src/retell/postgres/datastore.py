@@ -324,7 +324,9 @@ class PostgresDatastore:
             and time.monotonic() < keeper.until
         ):
             with self._lock:
-                if not (self._waiting or self._closed):
+                # Taken: a statement nested in another's (a view's read in its transaction).
+                taken = keeper.token in self._parked
+                if not (self._waiting or self._closed or taken):
                     self._parked[keeper.token] = connection
                     return
         self._give_back(connection)
