@@ -61,8 +61,8 @@ class PreparedCursor:
 
     Django's psycopg backend binds on the client (psycopg quotes every value into the
     SQL text, in Python) and prepares nothing, so the server parses and plans every
-    statement anew: for the statements every command runs, a third of a command's time
-    (docs/benchmarks.md). This runs them on the same psycopg connection, so in the same
+    statement anew: for the statements every command runs, over a quarter of a command's
+    time (docs/benchmarks.md). This runs them on the same psycopg connection, so in the same
     transaction (or in autocommit, one statement), and keeps what Django's cursor does
     around a statement: the health check, opening the connection, the thread check,
     refusing to run in a broken ``atomic()``, and wrapping the driver's errors in
