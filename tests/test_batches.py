@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from retell.domain.events import DomainEvent
-from retell.errors import PolicyError
+from retell.errors import ConfigurationError, PolicyError
 from retell.system import ProcessingEvent
 from tests.dogschool import Dog, TrainingSchool
 from tests.test_system import Counter, Counters, fido
@@ -251,3 +251,11 @@ def test_a_subscription_hands_over_what_it_has_read(store_env: dict[str, str]) -
         assert subscription.position == 6
         subscription.stop()
         assert subscription.take() == []
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
+def test_sizes_must_be_whole_numbers_of_at_least_one(value: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"Bad.batch_size must be a whole number"):
+
+        class Bad(Counters):
+            batch_size = value  # type: ignore[assignment]

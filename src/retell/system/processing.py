@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from retell.application.application import Application
 from retell.application.notification_log import NotificationLog
 from retell.application.repository import Recording
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
-from retell.errors import PolicyError, RetellError
+from retell.errors import ConfigurationError, PolicyError, RetellError
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ProcessRecorder
 from retell.persistence.records import Notification, Tracking
@@ -57,6 +57,16 @@ class ProcessApplication(Application):
     """Upstream events recorded per transaction when catching up (1: each on its own)."""
 
     recorder: ProcessRecorder
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attribute in ("page_size", "batch_size"):
+            value = getattr(cls, attribute)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(
+                    f"{cls.__qualname__}.{attribute} must be a whole number of at least 1, "
+                    f"not {value!r}"
+                )
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
