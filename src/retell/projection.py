@@ -45,6 +45,8 @@ class Projection(ABC, Generic[V]):
 
     name: ClassVar[str] = "Projection"
     topics: ClassVar[Sequence[str | type[DomainEvent]]] = ()
+    batch_size: ClassVar[int] = 1
+    """Events the runner hands to `process_events` at most at once."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -57,6 +59,16 @@ class Projection(ABC, Generic[V]):
     @abstractmethod
     def process_event(self, domain_event: DomainEvent, tracking: Tracking) -> None:
         """Apply one event to the view, recording `tracking` in the same transaction."""
+
+    def process_events(self, events: Sequence[tuple[DomainEvent, Tracking]]) -> None:
+        """Apply a run of events, each with its tracking, in order.
+
+        The default applies each with `process_event`. A projection that can apply a
+        run in one transaction (with the last tracking, its `first_id` the run's
+        first position) overrides this, and sets `batch_size`.
+        """
+        for domain_event, tracking in events:
+            self.process_event(domain_event, tracking)
 
     def reset_view(self) -> None:
         """Empty the view, so that it can be rebuilt from the first event."""
@@ -109,17 +121,23 @@ class ProjectionRunner(Generic[V]):
         self._thread.start()
 
     def _run(self) -> None:
-        assert self._subscription is not None
+        subscription = self._subscription
+        assert subscription is not None
         try:
-            for notification in self._subscription:
-                self._process(notification)
+            while page := subscription.take():
+                self._process(page)
         except BaseException as error:
             logger.error("projection %s stopped: %s", self.projection.name, error, exc_info=error)
             self.errors.append(error)
 
-    def _process(self, notification: Notification) -> None:
-        domain_event = self.app.mapper.to_domain_event(notification)
-        self.projection.process_event(domain_event, Tracking(self.leader_name, notification.id))
+    def _process(self, notifications: Sequence[Notification]) -> None:
+        """Hand the notifications to the projection, `batch_size` at a time."""
+        decode, leader = self.app.mapper.to_domain_event, self.leader_name
+        size = self.projection.batch_size
+        for start in range(0, len(notifications), size):
+            self.projection.process_events(
+                [(decode(n), Tracking(leader, n.id)) for n in notifications[start : start + size]]
+            )
 
     def wait(self, position: int | None, timeout: float = 5.0) -> None:
         """Block until the view has processed `position` (read-your-writes)."""
@@ -144,8 +162,7 @@ class ProjectionRunner(Generic[V]):
             )
             if not page:
                 break
-            for notification in page:
-                self._process(notification)
+            self._process(page)
             processed += len(page)
             position = page[-1].id
             if progress is not None:
@@ -174,4 +191,3 @@ class ProjectionRunner(Generic[V]):
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-

@@ -140,3 +140,40 @@ def test_a_worker_runs_projections_and_retries_a_failing_event(alias: str) -> No
         assert isinstance(worker.errors[0], PolicyError)
         assert runner.view.tricks() == {"Fido": 0}
     assert worker.states["Tally"] == "stopped"
+
+
+def test_a_run_of_events_is_applied_in_one_transaction(
+    alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with school(alias) as app:
+        app.register("Fido")
+        for i in range(249):
+            app.add_trick("Fido", str(i))
+    runner = ProjectionRunner(TrainingSchool, Tally, TallyView, env=env(alias))
+    recorded: list[Tracking] = []
+    insert = runner.view.insert_tracking
+    monkeypatch.setattr(runner.view, "insert_tracking", lambda t: (recorded.append(t), insert(t)))
+    try:
+        assert runner.rebuild() == 250
+        assert runner.view.tricks() == {"Fido": 249}
+    finally:
+        runner.stop()
+    assert [t.notification_id - t.first for t in recorded] == [99, 99, 49]
+    assert [b.first for b in recorded[1:]] == [a.notification_id + 1 for a in recorded[:-1]]
+
+
+def test_a_failing_event_in_a_run_keeps_the_events_before_it(alias: str) -> None:
+    with school(alias) as app:
+        app.register("Fido")
+        for trick in ("sit", "roll", "explode", "beg"):
+            app.add_trick("Fido", trick)
+        positions = [n.id for n in app.notification_log.select(None, 10)]
+    runner = ProjectionRunner(TrainingSchool, Tally, TallyView, env=env(alias))
+    try:
+        with pytest.raises(PolicyError) as raised:
+            runner.rebuild()
+        assert raised.value.position == positions[3]
+        assert runner.view.tricks() == {"Fido": 2}
+        assert runner.view.max_tracking_id("TrainingSchool") == positions[2]
+    finally:
+        runner.stop()

@@ -10,7 +10,10 @@ The pattern, in two classes:
   (``.using(self.alias)``). `process_event` runs it inside
   ``transaction.atomic(using=alias)`` after recording the event's position, so an
   event is applied exactly once: a crash before the commit loses both, and a
-  position recorded already is refused before `handle` runs.
+  position recorded already is refused before `handle` runs. `process_events` does
+  the same for a run of up to `batch_size` events (one commit for the run), and falls
+  back to one transaction per event when the run fails, to keep what came before a
+  failing event and to name it.
 
 Why the position first: the refusal then costs nothing (no write is made and
 undone), and on SQLite the transaction's first statement takes the write lock, so
@@ -66,7 +69,10 @@ class DjangoProjection(Projection[DV]):
 
     Subclasses implement `handle`; dispatch on the event class with
     ``functools.singledispatchmethod``, as a process application's policy does.
+    A run of up to `batch_size` events is applied in one transaction.
     """
+
+    batch_size: ClassVar[int] = 100
 
     @property
     def alias(self) -> str:
@@ -101,6 +107,30 @@ class DjangoProjection(Projection[DV]):
             if view.has_tracking_id(tracking.application_name, tracking.notification_id):
                 return  # processed already, by another runner: nothing to do
             raise
+
+    def process_events(self, events: Sequence[tuple[DomainEvent, Tracking]]) -> None:
+        """Apply a run of events in one transaction, with its last position.
+
+        If that fails (an event's `handle` raised, or another runner recorded some of
+        these positions first), it is all rolled back, and the events are applied one
+        transaction each instead: those before a failing event are kept, the failure is
+        a `PolicyError` naming its event, and positions recorded already are skipped.
+        """
+        if len(events) > 1:
+            last = events[-1][1]
+            run = Tracking(
+                last.application_name, last.notification_id, first_id=events[0][1].notification_id
+            )
+            view = self.view
+            try:
+                with view.transaction():
+                    view.insert_tracking(run)
+                    for domain_event, _ in events:
+                        self.handle(domain_event)
+                return
+            except Exception:
+                pass
+        super().process_events(events)
 
     def reset_view(self) -> None:
         """Empty the view's models and forget its positions, for a rebuild."""
