@@ -259,3 +259,15 @@ def test_sizes_must_be_whole_numbers_of_at_least_one(value: object) -> None:
 
         class Bad(Counters):
             batch_size = value  # type: ignore[assignment]
+
+
+def test_a_projection_batch_size_must_be_at_least_one() -> None:
+    from retell.projection import Projection
+
+    with pytest.raises(ConfigurationError, match=r"Wide.batch_size must be a whole number"):
+
+        class Wide(Projection[Any]):
+            batch_size = 0
+
+            def process_event(self, domain_event: DomainEvent, tracking: Any) -> None:
+                pass

@@ -39,6 +39,17 @@ def process_environ() -> Mapping[str, str]:
     return merged
 
 
+def check_class_sizes(cls: type, *attributes: str) -> None:
+    """Refuse, when a class is defined, size attributes that are not whole numbers >= 1."""
+    for attribute in attributes:
+        value = getattr(cls, attribute)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigurationError(
+                f"{cls.__qualname__}.{attribute} must be a whole number of at least 1, "
+                f"not {value!r}"
+            )
+
+
 def _text(key: str, value: object) -> str:
     """Settings are text, as in os.environ; Python settings may give numbers and yes/no."""
     if isinstance(value, str):

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from retell.application.application import Application
-from retell.config import Environment, process_environ
+from retell.config import Environment, check_class_sizes, process_environ
 from retell.domain.events import DomainEvent
 from retell.errors import RetellError, RunnerError
 from retell.persistence.factory import InfrastructureFactory
@@ -52,6 +52,7 @@ class Projection(ABC, Generic[V]):
         super().__init_subclass__(**kwargs)
         if "name" not in vars(cls):
             cls.name = cls.__name__
+        check_class_sizes(cls, "batch_size")
 
     def __init__(self, view: V) -> None:
         self.view = view

@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 from retell.application.application import Application
 from retell.application.notification_log import NotificationLog
 from retell.application.repository import Recording
+from retell.config import check_class_sizes
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
-from retell.errors import ConfigurationError, PolicyError, RetellError
+from retell.errors import PolicyError, RetellError
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ProcessRecorder
 from retell.persistence.records import Notification, Tracking
@@ -60,13 +61,7 @@ class ProcessApplication(Application):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attribute in ("page_size", "batch_size"):
-            value = getattr(cls, attribute)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigurationError(
-                    f"{cls.__qualname__}.{attribute} must be a whole number of at least 1, "
-                    f"not {value!r}"
-                )
+        check_class_sizes(cls, "page_size", "batch_size")
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
