@@ -10,6 +10,7 @@ import pytest
 
 from retell.domain.events import DomainEvent
 from retell.errors import ConfigurationError, PolicyError
+from retell.projection import Projection
 from retell.system import ProcessingEvent
 from tests.dogschool import Dog, TrainingSchool
 from tests.test_system import Counter, Counters, fido
@@ -262,8 +263,6 @@ def test_sizes_must_be_whole_numbers_of_at_least_one(value: object) -> None:
 
 
 def test_a_projection_batch_size_must_be_at_least_one() -> None:
-    from retell.projection import Projection
-
     with pytest.raises(ConfigurationError, match=r"Wide.batch_size must be a whole number"):
 
         class Wide(Projection[Any]):
