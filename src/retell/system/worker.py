@@ -12,7 +12,7 @@ it is refused by the store.
 Projections (`retell.projection.ProjectionRunner`) run the same way, one lease each
 (``retell-projection:NAME``, from the view's store): while a worker holds it, the
 projection runner follows the application's log; when the lease is lost, or the
-worker stops, it stops after the event in hand. A rebuild takes the same lease, so
+worker stops, it stops after the run of events in hand. A rebuild takes the same lease, so
 it never races a worker.
 """
 

@@ -7,8 +7,8 @@ projection is run by one process at a time, the one that holds its lease (see
 `retell.system.worker` and `retell.django.leases`); the others stand by and take
 over within about a second when it dies.
 
-SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the event in hand is finished or not
-started, never half-recorded, and the exit status is 0. SIGUSR1, and
+SIGTERM or SIGINT (Ctrl-C) stops it cleanly: the run of events in hand is finished
+or not started, never half-recorded, and the exit status is 0. SIGUSR1, and
 ``--status-interval``, print the status table (as ``retell_status`` does).
 """
 
