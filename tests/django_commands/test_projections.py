@@ -177,3 +177,26 @@ def test_a_failing_event_in_a_run_keeps_the_events_before_it(alias: str) -> None
         assert runner.view.max_tracking_id("TrainingSchool") == positions[2]
     finally:
         runner.stop()
+
+
+def test_competing_runners_apply_each_event_once(alias: str) -> None:
+    """Two runners on one view, with no lease between them, while dogs learn tricks:
+    their runs overlap, are refused whole, and are applied again one by one."""
+    runners = [ProjectionRunner(TrainingSchool, Tally, TallyView, env=env(alias)) for _ in "ab"]
+    try:
+        app: Any = runners[0].app
+        dogs = [f"dog{i}" for i in range(4)]
+        for dog in dogs:
+            app.register(dog)
+        for runner in runners:
+            runner.start()
+        for round_ in range(15):
+            for dog in dogs:
+                app.add_trick(dog, str(round_))
+        for runner in runners:
+            runner.wait(app.recorder.max_notification_id(), timeout=30)
+        assert not any(runner.errors for runner in runners)
+        assert runners[0].view.tricks() == dict.fromkeys(dogs, 15)
+    finally:
+        for runner in runners:
+            runner.stop()
