@@ -182,12 +182,23 @@ _MIGRATED: set[str] = set()
 """The PostgreSQL aliases whose database this process has made and migrated."""
 
 
+def _stop_retell_listeners() -> None:
+    """On retell's side, end its LISTEN connections, which would otherwise keep trying
+    to reconnect to the dropped database (and say so on stderr); the reference has none."""
+    try:
+        from retell.django.wakeups import stop_listeners
+    except ImportError:
+        return
+    stop_listeners()
+
+
 def _drop_django_database(alias: str) -> None:
     """Drop the alias's PostgreSQL database, if this process made it."""
     from django.conf import settings  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     if alias in _MIGRATED:
         _close_django_connections()
+        _stop_retell_listeners()
         reset_postgres_database(settings.DATABASES[alias]["NAME"], create=False)
         _MIGRATED.discard(alias)
 
