@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from retell.domain.events import DomainEvent
-from retell.errors import ConfigurationError, PolicyError
+from retell.errors import ConcurrencyError, ConfigurationError, PolicyError
 from retell.projection import Projection
 from retell.system import ProcessingEvent
 from tests.dogschool import Dog, TrainingSchool
@@ -270,3 +270,30 @@ def test_a_projection_batch_size_must_be_at_least_one() -> None:
 
             def process_event(self, domain_event: DomainEvent, tracking: Any) -> None:
                 pass
+
+
+class Duplicating(Counters):
+    """For the trick 'again', starts the dog's counter anew instead of getting it."""
+
+    name = "Counters"
+
+    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        if domain_event.trick == "again":
+            counter = Counter(str(domain_event.originator_id))
+            counter.increment()
+            processing_event.collect_events(counter)
+            return
+        super().count_trick(domain_event, processing_event)
+
+
+def test_a_conflicting_save_fails_at_its_own_event(store_env: dict[str, str]) -> None:
+    school = TrainingSchool(env=store_env)
+    school.register("Fido")
+    for trick in ["a", "b", "again", "c"]:
+        school.add_trick("Fido", trick)
+    counters = following(school, Duplicating(env=store_env))
+    with pytest.raises(ConcurrencyError):
+        counters.pull_and_process("TrainingSchool")
+    # As with a transaction per event: what came before it is recorded, and it is not.
+    assert counters.recorder.max_tracking_id("TrainingSchool") == 3
+    assert counters.count(fido()) == 2

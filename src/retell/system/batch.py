@@ -80,6 +80,13 @@ class Batch:
         self._first = 0
         self._last = 0
 
+    def holds_another(self, processing: ProcessingEvent) -> bool:
+        """Whether a policy collected an aggregate of the batch through another object
+        (made anew with an id in use, say): its save conflicts with the batch's, and that
+        conflict is that event's alone, so the batch is recorded before it and it alone."""
+        known = self.aggregates
+        return any(known.get(a.id, a) is not a for a in processing.aggregates)
+
     def add(self, processing: ProcessingEvent) -> bool:
         """Take what a policy produced for one upstream event.
 

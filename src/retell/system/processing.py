@@ -163,7 +163,10 @@ class ProcessApplication(Application):
                     raise PolicyError(
                         self.name, leader_name, notification.id, domain_event, error
                     ) from error
-                if batch.add(processing) or batch.size >= self.batch_size:
+                alone = batch.holds_another(processing)
+                if alone:
+                    batch.flush()
+                if batch.add(processing) or alone or batch.size >= self.batch_size:
                     batch.flush()
             batch.flush()
 
