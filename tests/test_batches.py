@@ -60,16 +60,29 @@ def test_batch_size_one_records_each_event_alone(store_env: dict[str, str]) -> N
     assert counters.count(fido()) == 4
 
 
-class FailsAt(Counters):
-    """Counts tricks, and fails at trick `fail_at` until told otherwise."""
+class OnTrick(Counters):
+    """Counts tricks, except the trick `special`, which goes to `on_special`."""
 
     name = "Counters"
-    fail_at: str | None = "7"
+    special: str | None = None
 
     def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
-        if domain_event.trick == self.fail_at:
-            raise ValueError(f"no trick {self.fail_at}")
-        super().count_trick(domain_event, processing_event)
+        if domain_event.trick == self.special:
+            self.on_special(domain_event, processing_event)
+        else:
+            super().count_trick(domain_event, processing_event)
+
+    def on_special(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        raise NotImplementedError
+
+
+class FailsAt(OnTrick):
+    """Fails at trick "7" until told otherwise (`special = None`)."""
+
+    special = "7"
+
+    def on_special(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        raise ValueError(f"no trick {self.special}")
 
 
 def test_a_policy_error_keeps_what_came_before_it(store_env: dict[str, str]) -> None:
@@ -82,7 +95,7 @@ def test_a_policy_error_keeps_what_came_before_it(store_env: dict[str, str]) -> 
     assert recorded == [8]
     assert counters.recorder.max_tracking_id("TrainingSchool") == 8
     assert counters.count(fido()) == 7
-    counters.fail_at = None
+    counters.special = None
     assert counters.pull_and_process("TrainingSchool") == 13  # positions 9 to 21
     assert counters.count(fido()) == 20
 
@@ -97,16 +110,13 @@ def test_an_overlapping_run_is_not_processed_twice(store_env: dict[str, str]) ->
     assert counters.repository.get(counter_id()).version == 10
 
 
-class Forgetful(Counters):
+class Forgetful(OnTrick):
     """Changes the counter without collecting it for the trick 'forget'."""
 
-    name = "Counters"
+    special = "forget"
 
-    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
-        if domain_event.trick == "forget":
-            self.repository.get(counter_id()).increment()  # not collected: dropped
-            return
-        super().count_trick(domain_event, processing_event)
+    def on_special(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        self.repository.get(counter_id()).increment()  # not collected: dropped
 
 
 def test_changes_not_collected_are_dropped(store_env: dict[str, str]) -> None:
@@ -272,18 +282,15 @@ def test_a_projection_batch_size_must_be_at_least_one() -> None:
                 pass
 
 
-class Duplicating(Counters):
+class Duplicating(OnTrick):
     """For the trick 'again', starts the dog's counter anew instead of getting it."""
 
-    name = "Counters"
+    special = "again"
 
-    def count_trick(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
-        if domain_event.trick == "again":
-            counter = Counter(str(domain_event.originator_id))
-            counter.increment()
-            processing_event.collect_events(counter)
-            return
-        super().count_trick(domain_event, processing_event)
+    def on_special(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
+        counter = Counter(str(domain_event.originator_id))
+        counter.increment()
+        processing_event.collect_events(counter)
 
 
 def test_a_conflicting_save_fails_at_its_own_event(store_env: dict[str, str]) -> None:
