@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
+import psycopg
 import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
@@ -68,6 +69,20 @@ def test_a_save_in_the_callers_block_is_undone_with_it(
     with pytest.raises(ZeroDivisionError), transaction.atomic(using=ALIAS):
         recorder.insert_events([stored(aggregate, 1)])
         assert len(recorder.select_events(aggregate)) == 1  # seen inside the block
+        raise ZeroDivisionError
+    assert recorder.select_events(aggregate) == []
+
+
+def test_a_read_that_opens_the_callers_block_begins_its_transaction(
+    recorder: DjangoApplicationRecorder,
+) -> None:
+    """The first statement of an ``atomic()`` must send BEGIN: psycopg's cursor does."""
+    aggregate = uuid4()
+    with pytest.raises(ZeroDivisionError), transaction.atomic(using=ALIAS):
+        assert recorder.select_events(aggregate) == []
+        raw = connections[ALIAS].connection
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        recorder.insert_events([stored(aggregate, 1)])
         raise ZeroDivisionError
     assert recorder.select_events(aggregate) == []
 

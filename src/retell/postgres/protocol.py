@@ -17,12 +17,14 @@ save commits with the caller's own writes. Either way the protocol is the same:
   snapshot: read in autocommit or READ COMMITTED, never REPEATABLE READ.
 
 The queries are rendered to text once per table set and prepared on each connection
-on first use (``prepare=True``).
+on first use. The ones every command runs (an aggregate's read, a save of one event,
+the horizon) go straight through libpq (`retell.postgres.libpq`); the others through
+the cursor (``prepare=True``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +33,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from retell.persistence.records import Notification, StoredEvent, Tracking
+from retell.postgres.libpq import Statement, statements
 from retell.postgres.names import TableNames, with_parameters
 
 Cursor = psycopg.Cursor[Any]
@@ -61,19 +64,22 @@ class EventTable:
             "INSERT INTO {table} (" + _COLUMNS + ") SELECT * FROM unnest(" + _ARRAYS + ")",
             table=self.table,
         )
-        self._selects: dict[tuple[bool, bool, bool, bool], str] = {}
+        self._selects: dict[tuple[bool, bool, bool, bool], Statement] = {}
 
-    def select(self, *, gt: bool, lte: bool, desc: bool, limit: bool) -> str:
-        """The query for one combination of the optional conditions of `select_events`."""
+    def select(self, *, gt: bool, lte: bool, desc: bool, limit: bool) -> Statement:
+        """The query for one combination of the optional conditions of `select_events`.
+
+        It leaves out the aggregate's id, which the caller has."""
         key = (gt, lte, desc, limit)
         query = self._selects.get(key)
         if query is None:
-            text = "SELECT " + _COLUMNS + " FROM {table} WHERE originator_id = %(id)s"
+            text = "SELECT originator_version, topic, state FROM {table} "
+            text += "WHERE originator_id = %(id)s"
             text += " AND originator_version > %(gt)s" if gt else ""
             text += " AND originator_version <= %(lte)s" if lte else ""
             text += " ORDER BY originator_version" + (" DESC" if desc else "")
             text += " LIMIT %(limit)s" if limit else ""
-            query = self._selects[key] = _render(text, table=self.table)
+            query = self._selects[key] = Statement(_render(text, table=self.table))
         return query
 
 
@@ -124,18 +130,20 @@ class NotificationLog(EventTable):
             "RETURNING notification_id",
             **names,
         )
-        self.insert_one = _render(
-            insert + "VALUES ((" + allocate + ")[1], %(id)s, %(version)s, %(topic)s, %(state)b) "
-            "RETURNING notification_id",
-            **names,
+        self.insert_one = Statement(
+            _render(
+                insert + "VALUES ((" + allocate + ")[1], %(id)s, %(version)s, %(topic)s, "
+                "%(state)b) RETURNING notification_id",
+                **names,
+            )
         )
         self.tracking = None if tracking is None else TrackingTable(tables, tracking)
         if self.tracking is not None:
             cte = "WITH tracked AS (" + self.tracking.upsert + ") "
             self.insert_tracked = cte + self.insert
-            self.insert_one_tracked = cte + self.insert_one
-        self.horizon = _render(
-            "SELECT {schema}.retell_settled_horizon({sequence}::regclass)", **names
+            self.insert_one_tracked = Statement(cte + self.insert_one.query)
+        self.horizon = Statement(
+            _render("SELECT {schema}.retell_settled_horizon({sequence}::regclass)", **names)
         )
         select = (
             "SELECT " + _COLUMNS + ", notification_id FROM {table} "
@@ -155,14 +163,6 @@ class NotificationLog(EventTable):
         self.max_id = _render(
             "SELECT max(notification_id) FROM {table} WHERE notification_id < %(upper)s", **names
         )
-
-
-def _stored_event(cursor: Any) -> Any:
-    return _make_stored_event
-
-
-def _make_stored_event(values: Sequence[Any]) -> StoredEvent:
-    return StoredEvent(*values)
 
 
 def _notification(cursor: Any) -> Any:
@@ -205,9 +205,9 @@ def insert_notifications(
             assert log.tracking is not None, "this log has no tracking table"
             insert_tracking(cursor, log.tracking, tracking)
         return []
-    if len(events) == 1:
+    one = len(events) == 1
+    if one:
         event = events[0]
-        query = log.insert_one if tracking is None else log.insert_one_tracked
         params: dict[str, Any] = {
             "n": 1,
             "id": event.originator_id,
@@ -216,14 +216,16 @@ def insert_notifications(
             "state": event.state,
         }
     else:
-        query = log.insert if tracking is None else log.insert_tracked
         params = _event_arrays(events)
     if tracking is not None:
         params["leader"] = tracking.application_name
         params["position"] = tracking.notification_id
         params["first"] = tracking.first
+    if one:
+        statement = log.insert_one if tracking is None else log.insert_one_tracked
+        return [_run(cursor, statement, params)[0][0]]
     cursor.row_factory = tuple_row
-    cursor.execute(query, params, prepare=True)
+    cursor.execute(log.insert if tracking is None else log.insert_tracked, params, prepare=True)
     return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -268,10 +270,12 @@ def select_events(
 ) -> list[StoredEvent]:
     """An aggregate's events with gt < version <= lte, in version order (or reversed)."""
     query = table.select(gt=gt is not None, lte=lte is not None, desc=desc, limit=limit is not None)
-    cursor.row_factory = _stored_event
     params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
-    cursor.execute(query, params, prepare=True, binary=True)
-    rows: list[StoredEvent] = cursor.fetchall()
+
+    def stored_event(values: Sequence[Any]) -> StoredEvent:
+        return StoredEvent(originator_id, *values)
+
+    rows: list[StoredEvent] = _run(cursor, query, params, stored_event)
     return rows
 
 
@@ -282,11 +286,7 @@ def settled_horizon(cursor: Cursor, log: NotificationLog) -> int:
     snapshot taken from now on, or it will never exist. Run the query that relies on
     it as a *later statement*, never in the same snapshot.
     """
-    cursor.row_factory = tuple_row
-    cursor.execute(log.horizon, {}, prepare=True)
-    row = cursor.fetchone()
-    assert row is not None
-    horizon: int = row[0]
+    horizon: int = _run(cursor, log.horizon, ())[0][0]
     return horizon
 
 
@@ -350,6 +350,22 @@ def _scalar(cursor: Cursor, query: str, params: dict[str, Any]) -> Any:
     cursor.execute(query, params, prepare=True)
     row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def _run(
+    cursor: Cursor,
+    statement: Statement,
+    params: Sequence[Any] | dict[str, Any],
+    row: Callable[[Sequence[Any]], Any] = tuple,
+) -> list[Any]:
+    """The statement's rows, through libpq; through the cursor if a parameter's type is
+    one libpq.py does not encode (a subclass of UUID, say)."""
+    rows = statements(cursor.connection).execute(statement, params, row)
+    if rows is None:
+        cursor.row_factory = tuple_row
+        cursor.execute(statement.query, params, prepare=True, binary=True)
+        rows = [row(values) for values in cursor.fetchall()]
+    return rows
 
 
 def notify(cursor: Cursor, channels: Sequence[str]) -> None:

@@ -32,6 +32,8 @@ from retell.persistence.records import StoredEvent
 if is_psycopg3:
     import psycopg
 
+    from retell.postgres.libpq import Statement, statements
+
 _INSERT_LOG = (
     f"INSERT INTO {tables.EVENTS} "
     "(id, application_name, originator_id, originator_version, topic, state) "
@@ -56,17 +58,19 @@ ONLY_WHEN_ASKED = 1 << 62
 
 
 class PreparedCursor:
-    """A psycopg 3 cursor on Django's connection that binds parameters on the server and
-    prepares its statements.
+    """Runs retell's statements on Django's psycopg 3 connection, prepared, with values
+    bound on the server.
 
     Django's psycopg backend binds on the client (psycopg quotes every value into the
     SQL text, in Python) and prepares nothing, so the server parses and plans every
     statement anew: for the statements every command runs, over a quarter of a command's
     time (docs/benchmarks.md). This runs them on the same psycopg connection, so in the same
-    transaction (or in autocommit, one statement), and keeps what Django's cursor does
-    around a statement: the health check, opening the connection, the thread check,
-    refusing to run in a broken ``atomic()``, and wrapping the driver's errors in
-    Django's (which marks the connection for ``close_old_connections``).
+    transaction (or in autocommit, one statement), through libpq (`retell.postgres.libpq`,
+    which saves another quarter of the client's time), or where that declines, on a psycopg
+    cursor with ``prepare=True``. It keeps what Django's cursor does around a statement: the
+    health check, opening the connection, the thread check, refusing to run in a broken
+    ``atomic()``, and wrapping the driver's errors in Django's (which marks the connection
+    for ``close_old_connections``).
 
     Django leaves psycopg's ``prepare_threshold`` at None (nothing prepared), so this
     sets it to `ONLY_WHEN_ASKED`: these statements are prepared, Django's never are.
@@ -81,6 +85,9 @@ class PreparedCursor:
         if self.raw.prepare_threshold is None:
             self.raw.prepare_threshold = ONLY_WHEN_ASKED
         self._cursor = psycopg.Cursor(self.raw)
+        self._statements = statements(self.raw)
+        self._rows: list[Any] | None = None
+        """The rows of the last statement, when libpq ran it (else the cursor has them)."""
 
     def __enter__(self) -> PreparedCursor:
         return self
@@ -90,14 +97,28 @@ class PreparedCursor:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.db.validate_no_broken_transaction()
+        statement = _STATEMENTS.get(sql)
+        if statement is None:
+            statement = _STATEMENTS[sql] = Statement(sql)
         with self.db.wrap_database_errors:
-            self._cursor.execute(sql, params, prepare=True)
+            self._rows = self._statements.execute(statement, params)
+            if self._rows is None:
+                self._cursor.execute(sql, params, prepare=True)
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone()
+        if self._rows is None:
+            return self._cursor.fetchone()
+        return self._rows.pop(0) if self._rows else None
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
+        if self._rows is None:
+            return self._cursor.fetchall()
+        rows, self._rows = self._rows, []
+        return rows
+
+
+_STATEMENTS: dict[str, Statement] = {}
+"""The statements `PreparedCursor` has run, by SQL text: retell's own, so a handful."""
 
 
 class PostgresDialect(Dialect):

@@ -1,0 +1,194 @@
+"""The statements every command runs, sent through libpq with psycopg's `psycopg.pq`.
+
+Why not psycopg's cursor for them: for each statement it looks the query up in its
+prepared-statement cache, finds an adapter for each parameter, and builds each row
+through its loaders, in Python: about 25 µs of client CPU per statement on the
+benchmark machine, as much again as libpq and the kernel spend sending and receiving
+it (docs/benchmarks.md). A command is two such statements (read an aggregate, save
+it), so that is a quarter of a command's client time. These statements are few and
+their values are of a handful of types, so this module prepares each once per
+connection under a name of its own, encodes parameters by their Python type, and
+loads the binary results with psycopg's own loaders (its C `Transformer`), with
+nothing in between.
+
+What it keeps from psycopg: the connection (its lock, its `Connection.wait`, which
+cancels the query on Ctrl-C), and its exception classes (`psycopg.errors`), so that
+callers handle an error from here exactly as one from a cursor. A value of a type
+this module does not know, or a statement that would begin a transaction, makes
+`Statements.execute` return None: the caller runs the statement on a cursor instead.
+
+Preparing assumes a connection keeps its prepared statements, as a direct connection
+does; behind a pooler that does not (PgBouncer in transaction mode before 1.21),
+turn preparing off (the Django store's ``prepare_threshold: None``). If a statement
+is gone all the same (``DISCARD ALL``), the error says so; outside a transaction it
+is prepared again and run once more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import errors, pq
+from psycopg.adapt import Transformer
+from psycopg.generators import execute as _execute
+
+Row = tuple[Any, ...]
+
+_PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[sb]|%%")
+
+_TEXT, _BINARY = 0, 1
+_OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
+
+
+def _encode(value: Any) -> tuple[bytes | None, int] | None:
+    """A parameter as libpq sends it (its bytes and format), or None for a type not known
+    here. Integers and strings go as text, which the server reads as whatever type the
+    statement gives the parameter."""
+    kind = type(value)
+    if kind is UUID:
+        return value.bytes, _BINARY
+    if kind is int:
+        return b"%d" % value, _TEXT
+    if kind is str:
+        return value.encode(), _TEXT
+    if kind is bytes:
+        return value, _BINARY
+    if value is None:
+        return None, _TEXT
+    return None
+
+
+class Statement:
+    """A query written with psycopg's placeholders, as libpq runs it.
+
+    Placeholders are positional (``%s``) or named (``%(name)s``), not both; ``%b``
+    works alike. ``%%`` is a literal ``%``. The name it is prepared under is taken
+    from its text, so equal texts share one prepared statement on a connection.
+    """
+
+    __slots__ = ("name", "names", "query", "text")
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        """The text as given, for a cursor."""
+        names: list[str] = []
+        positional = 0
+
+        def number(match: re.Match[str]) -> str:
+            nonlocal positional
+            if match.group(0) == "%%":
+                return "%"
+            if match.group(1) is None:
+                positional += 1
+                return f"${positional}"
+            if match.group(1) not in names:
+                names.append(match.group(1))
+            return f"${names.index(match.group(1)) + 1}"
+
+        text = _PLACEHOLDER.sub(number, query)
+        if names and positional:
+            raise ValueError(f"a query mixes named and positional placeholders: {query!r}")
+        self.text = text.encode()
+        self.names: tuple[str, ...] | None = tuple(names) if names else None
+        """The named parameters in $n order, or None for positional ones."""
+        self.name = b"retell_" + hashlib.blake2b(self.text, digest_size=10).hexdigest().encode()
+
+    def values(self, params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
+        if self.names is None:
+            assert not isinstance(params, Mapping), "positional placeholders take a sequence"
+            return params
+        assert isinstance(params, Mapping), "named placeholders take a mapping"
+        return [params[name] for name in self.names]
+
+
+class Statements:
+    """Runs `Statement`s on one psycopg connection, preparing each on first use.
+
+    Used by one thread at a time, like the connection; it takes the connection's lock
+    around each statement all the same, as psycopg's cursors do.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+        self._pgconn = connection.pgconn
+        self._prepared: set[bytes] = set()
+        self._encoding = connection.info.encoding
+        self._transformer = Transformer(connection)
+        """psycopg's loaders of binary values to Python ones (in C, where psycopg is)."""
+
+    def execute(
+        self,
+        statement: Statement,
+        params: Sequence[Any] | Mapping[str, Any] = (),
+        row: Callable[[Sequence[Any]], Any] = tuple,
+    ) -> list[Any] | None:
+        """The rows of the statement's result (each ``row(values)``), or None
+        to say: run it on a cursor instead. That is when a parameter's type is not one
+        this module encodes, or when the statement would be the first of a transaction:
+        out of autocommit, psycopg begins a transaction (with the connection's isolation
+        level) before a cursor's first statement, and only its cursor knows how.
+        """
+        if (
+            not self.connection.autocommit
+            and self._pgconn.transaction_status == pq.TransactionStatus.IDLE
+        ):
+            return None
+        encoded: list[bytes | None] = []
+        formats: list[int] = []
+        for value in statement.values(params):
+            found = _encode(value)
+            if found is None:
+                return None
+            encoded.append(found[0])
+            formats.append(found[1])
+        with self.connection.lock:
+            try:
+                result = self._run(statement, encoded, formats)
+            except errors.InvalidSqlStatementName:
+                # Prepared here before, gone since (DISCARD ALL, DEALLOCATE).
+                self._prepared.clear()
+                if self._pgconn.transaction_status != pq.TransactionStatus.IDLE:
+                    raise  # the transaction is aborted: the caller's to handle
+                result = self._run(statement, encoded, formats)
+        return self._rows(result, row)
+
+    def _run(
+        self, statement: Statement, encoded: list[bytes | None], formats: list[int]
+    ) -> pq.abc.PGresult:
+        pgconn = self._pgconn
+        if statement.name not in self._prepared:
+            pgconn.send_prepare(statement.name, statement.text)
+            self._check(self.connection.wait(_execute(pgconn)))
+            self._prepared.add(statement.name)
+        pgconn.send_query_prepared(statement.name, encoded, formats, _BINARY)
+        return self._check(self.connection.wait(_execute(pgconn)))
+
+    def _check(self, results: list[pq.abc.PGresult]) -> pq.abc.PGresult:
+        result = results[-1]
+        status = result.status
+        if status not in _OK:
+            raise errors.error_from_result(result, encoding=self._encoding)
+        return result
+
+    def _rows(self, result: pq.abc.PGresult, row: Callable[[Sequence[Any]], Any]) -> list[Any]:
+        transformer = self._transformer
+        transformer.set_pgresult(result, set_loaders=True, format=pq.Format.BINARY)
+        return transformer.load_rows(0, result.ntuples, row)
+
+
+_statements: weakref.WeakKeyDictionary[psycopg.Connection[Any], Statements]
+_statements = weakref.WeakKeyDictionary()
+
+
+def statements(connection: psycopg.Connection[Any]) -> Statements:
+    """The `Statements` of a connection: made on first use, gone with the connection."""
+    found = _statements.get(connection)
+    if found is None:
+        found = _statements[connection] = Statements(connection)
+    return found

@@ -1,0 +1,141 @@
+"""retell.postgres.libpq: statements sent straight through libpq, on a real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from retell.persistence.records import StoredEvent
+from retell.postgres.libpq import Statement, Statements, statements
+
+from .helpers import ADMIN_CONNINFO, make_factory
+
+
+@pytest.fixture
+def connection(server: None) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(ADMIN_CONNINFO, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TEMPORARY TABLE t (id uuid PRIMARY KEY, n bigint, s text, b bytea)"
+        )
+        yield connection
+
+
+INSERT = Statement("INSERT INTO t VALUES (%(id)s, %(n)s, %(s)s, %(b)b) RETURNING n, s")
+SELECT = Statement("SELECT id, n, s, b FROM t WHERE id = %s")
+
+
+def test_placeholders_become_numbered_parameters() -> None:
+    named = Statement("SELECT %(a)s, %(b)b, %(a)s, 5 %% 2")
+    assert named.text == b"SELECT $1, $2, $1, 5 % 2"
+    assert named.names == ("a", "b")
+    assert named.values({"b": 2, "a": 1, "unused": 3}) == [1, 2]
+    positional = Statement("SELECT %s, %b")
+    assert positional.text == b"SELECT $1, $2"
+    assert positional.names is None
+    assert Statement("SELECT %s").name == Statement("SELECT %s").name != named.name
+    with pytest.raises(ValueError, match="mixes named and positional"):
+        Statement("SELECT %(a)s, %s")
+
+
+def test_values_of_every_encoded_type_go_and_come_back(connection: psycopg.Connection[Any]) -> None:
+    run = statements(connection)
+    key = uuid4()
+    assert run.execute(INSERT, {"id": key, "n": -(2**40), "s": "é ünïcode", "b": b"\x00\xff"}) == [
+        (-(2**40), "é ünïcode")
+    ]
+    run.execute(INSERT, {"id": uuid4(), "n": None, "s": None, "b": None})
+    assert run.execute(SELECT, [key]) == [(key, -(2**40), "é ünïcode", b"\x00\xff")]
+    assert run.execute(SELECT, [uuid4()]) == []
+    nulls = run.execute(Statement("SELECT n, s, b FROM t WHERE n IS NULL"))
+    assert nulls == [(None, None, None)]
+    other = run.execute(Statement("SELECT 1.5::numeric, now() > '2000-01-01', ARRAY[1, 2]"))
+    assert other == [(Decimal("1.5"), True, [1, 2])]  # psycopg's loaders, any type
+    assert statements(connection) is run  # one per connection
+
+
+def test_rows_can_be_made_by_the_caller(connection: psycopg.Connection[Any]) -> None:
+    key = uuid4()
+    statements(connection).execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
+    rows = statements(connection).execute(SELECT, [key], lambda values: list(reversed(values)))
+    assert rows == [[b"y", "x", 1, key]]
+
+
+class Id(UUID):
+    """A UUID of another type: not one libpq.py encodes."""
+
+
+def test_an_unknown_type_or_a_transaction_to_begin_is_left_to_a_cursor(
+    connection: psycopg.Connection[Any],
+) -> None:
+    run = statements(connection)
+    assert run.execute(SELECT, [Id(int=1)]) is None
+    assert run.execute(SELECT, [True]) is None
+    assert run.execute(SELECT, [1.5]) is None
+    connection.autocommit = False
+    assert run.execute(SELECT, [uuid4()]) is None  # psycopg must send BEGIN first
+    connection.execute("SELECT 1")  # now in a transaction: joined
+    key = uuid4()
+    assert run.execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"}) == [(1, "x")]
+    connection.rollback()
+    connection.autocommit = True
+    assert run.execute(SELECT, [key]) == []  # rolled back with the transaction
+
+
+def test_errors_are_psycopgs_own(connection: psycopg.Connection[Any]) -> None:
+    run = statements(connection)
+    key = uuid4()
+    run.execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
+    with pytest.raises(errors.UniqueViolation, match="duplicate key"):
+        run.execute(INSERT, {"id": key, "n": 2, "s": "x", "b": b"y"})
+    with pytest.raises(errors.UndefinedTable):
+        run.execute(Statement("SELECT * FROM no_such_table WHERE x = %s"), [1])
+    assert run.execute(SELECT, [key]) == [(key, 1, "x", b"y")]  # still usable
+
+
+def test_a_statement_discarded_on_the_server_is_prepared_again(
+    connection: psycopg.Connection[Any],
+) -> None:
+    run = statements(connection)
+    key = uuid4()
+    run.execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
+    connection.execute("DEALLOCATE ALL")
+    assert run.execute(SELECT, [key]) == [(key, 1, "x", b"y")]  # autocommit: run again
+    connection.execute("DEALLOCATE ALL")
+    connection.autocommit = False
+    connection.execute("SELECT 1")
+    with pytest.raises(errors.InvalidSqlStatementName):
+        run.execute(SELECT, [key])  # in a transaction, now aborted: the caller's to handle
+    connection.rollback()
+    connection.autocommit = True
+    assert run.execute(SELECT, [key]) == [(key, 1, "x", b"y")]
+
+
+def test_a_closed_connection_fails_as_with_a_cursor(connection: psycopg.Connection[Any]) -> None:
+    run = Statements(connection)
+    connection.close()
+    with pytest.raises(psycopg.OperationalError):
+        run.execute(SELECT, [uuid4()])
+
+
+def test_the_store_reads_ids_of_other_uuid_types_through_a_cursor(schema: str) -> None:
+    factory = make_factory(schema)
+    recorder = factory.application_recorder()
+    try:
+        plain = uuid4()
+        other = Id(int=plain.int)
+        recorder.insert_events([StoredEvent(plain, 1, "t", b"a"), StoredEvent(plain, 2, "t", b"b")])
+        assert recorder.insert_events([StoredEvent(other, 3, "t", b"c")]) == [3]
+        assert recorder.select_events(other) == recorder.select_events(plain)
+        assert [(e.originator_version, e.state) for e in recorder.select_events(other)] == [
+            (1, b"a"),
+            (2, b"b"),
+            (3, b"c"),
+        ]
+    finally:
+        factory.close()
