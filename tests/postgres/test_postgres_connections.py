@@ -140,6 +140,35 @@ def test_a_kept_connection_the_server_closed_is_replaced(datastore: PostgresData
     assert datastore.read(backend) == second
 
 
+def terminate(pid: int) -> None:
+    scalar("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 10
+    while scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_reads_and_saves_get_over_a_connection_closed_since_their_last_statement(
+    datastore: PostgresDatastore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They skip the check of a connection used moments ago, and recover instead."""
+    monkeypatch.setattr("retell.postgres.datastore.TRUSTED_SECONDS", 600.0)
+
+    def asked(cursor: Cursor) -> int:  # a round trip, unlike `backend`
+        pid: int = cursor.execute("SELECT pg_catalog.pg_backend_pid()").fetchone()[0]
+        return pid
+
+    first = datastore.read(asked)
+    terminate(first)
+    second = datastore.read(asked)  # failed on the closed one, run again on another
+    assert second != first
+    terminate(second)
+    third = datastore.write(asked, recover=lambda cursor: None)  # not recorded: run again
+    assert third not in (first, second)
+    terminate(third)
+    assert datastore.write(asked) not in (first, second, third)  # checked first: no recovery
+
+
 def test_a_thread_that_ends_gives_its_connection_back(schema: str, name: str) -> None:
     """On a pool of one, threads one after another use the one connection."""
     store = open_datastore(schema, name, pool_size=1)

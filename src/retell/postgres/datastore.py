@@ -17,7 +17,10 @@ Why it is built this way:
   parked connection instead of waiting.
 - A pooled connection is checked before use without a round trip: an idle connection
   in autocommit mode has nothing to read, so a readable socket means the server has
-  closed it (a restart, an administrator); it is dropped and another taken.
+  closed it (a restart, an administrator); it is dropped and another taken. Reads and
+  saves skip the check on a connection that finished a statement less than
+  TRUSTED_SECONDS ago: the check is a system call, which lets another thread take the
+  interpreter lock, and both recover from a connection lost on the way (below).
 - A read that fails because its connection was lost is retried on another. A write
   whose connection is lost after it was sent may have committed: it is settled, not
   guessed. Once the old session is gone (only then is its transaction over), the
@@ -70,6 +73,9 @@ READ_ATTEMPTS = 3
 KEEP_SECONDS = 60.0
 """How long a thread keeps one pooled connection before it gives it back to the pool."""
 
+TRUSTED_SECONDS = 1.0
+"""How long after its last statement a connection is used without checking it is open."""
+
 _tokens = itertools.count()
 
 _open_datastores: weakref.WeakSet[PostgresDatastore] = weakref.WeakSet()
@@ -85,6 +91,8 @@ class PooledConnection(psycopg.Connection[Any]):
     """
 
     _protocol_cursor: Cursor | None = None
+    used_at = float("-inf")
+    """When its last statement ended (`time.monotonic`)."""
 
     def protocol_cursor(self) -> Cursor:
         cursor = self._protocol_cursor
@@ -188,7 +196,7 @@ class PostgresDatastore:
     def read(self, action: Callable[[Cursor], T]) -> T:
         """Run a read on a pooled connection, on another if the connection turns out lost."""
         for attempt in range(READ_ATTEMPTS):
-            connection = self._acquire()
+            connection = self._acquire(trusting=True)  # a read is run again if it was lost
             try:
                 return action(connection.protocol_cursor())
             except psycopg.Error as error:
@@ -210,7 +218,7 @@ class PostgresDatastore:
         is returned if it committed, run again if it did not. Otherwise, or while the old
         session may still be running, the error says the outcome is unknown.
         """
-        connection = self._acquire()
+        connection = self._acquire(trusting=recover is not None)  # settled if it was lost
         session = connection.pgconn.backend_pid
         try:
             return action(connection.protocol_cursor())
@@ -282,8 +290,12 @@ class PostgresDatastore:
         finally:
             self._release(connection)
 
-    def _acquire(self) -> PooledConnection:
-        """A live connection for this thread: the one it parked, if it is still open."""
+    def _acquire(self, trusting: bool = False) -> PooledConnection:
+        """A live connection for this thread: the one it parked, if it is still open.
+
+        `trusting`: for a statement that recovers from a lost connection, one that ended
+        a statement moments ago is taken to be open (TRUSTED_SECONDS).
+        """
         try:
             keeper: _Keeper = self._local.keeper
         except AttributeError:
@@ -293,7 +305,7 @@ class PostgresDatastore:
             if connection is None:
                 connection = self._take()
                 keeper.until = time.monotonic() + KEEP_SECONDS
-            if _is_alive(connection):
+            if _is_alive(connection, trusting):
                 return connection
             connection.close()  # the pool replaces a closed connection
             self._give_back(connection)
@@ -319,10 +331,8 @@ class PostgresDatastore:
     def _release(self, connection: PooledConnection) -> None:
         """Park this thread's connection for its next statement, or give it back to the pool."""
         keeper: _Keeper = self._local.keeper
-        if (
-            connection.pgconn.transaction_status == TransactionStatus.IDLE
-            and time.monotonic() < keeper.until
-        ):
+        connection.used_at = now = time.monotonic()
+        if connection.pgconn.transaction_status == TransactionStatus.IDLE and now < keeper.until:
             with self._lock:
                 # Taken: a statement nested in another's (a view's read in its transaction).
                 taken = keeper.token in self._parked
@@ -408,12 +418,15 @@ def _in_doubt(lost: PersistenceError) -> PersistenceError:
     )
 
 
-def _is_alive(connection: Connection) -> bool:
+def _is_alive(connection: PooledConnection, trusting: bool = False) -> bool:
     """Whether an idle pooled connection is still open, without a round trip.
 
     Idle in autocommit mode, with no LISTEN, a connection has nothing to read: if its
-    socket is readable, the server has sent an error and closed it.
+    socket is readable, the server has sent an error and closed it. `trusting`, one
+    that ended a statement moments ago is taken to be open (TRUSTED_SECONDS).
     """
+    if trusting and time.monotonic() - connection.used_at < TRUSTED_SECONDS:
+        return not connection.closed
     if connection.closed:
         return False
     try:
