@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from psycopg import errors
 
 from retell.persistence.records import StoredEvent
+from retell.postgres import libpq
 from retell.postgres.libpq import Statement, Statements, statements
 
 from .helpers import ADMIN_CONNINFO, make_factory
@@ -139,3 +141,29 @@ def test_the_store_reads_ids_of_other_uuid_types_through_a_cursor(schema: str) -
         ]
     finally:
         factory.close()
+
+
+def test_a_statement_is_planned_again_for_the_table_as_it_has_grown(
+    connection: psycopg.Connection[Any],
+) -> None:
+    """A plan made for a small table is not kept for ever (the temporary table has no
+    autovacuum, so only preparing again can change it)."""
+    connection.execute("SET plan_cache_mode = force_generic_plan")  # as after a few runs
+    connection.execute("INSERT INTO t SELECT gen_random_uuid(), g FROM generate_series(1, 5) g")
+    connection.execute("ANALYZE t")
+    run = statements(connection)
+    lookup = Statement("SELECT n FROM t WHERE id = %s")
+
+    def plan() -> str:
+        name = lookup.name.decode()
+        rows = connection.execute(f"EXPLAIN EXECUTE {name}('{uuid4()}')").fetchall()
+        return "\n".join(row[0] for row in rows)
+
+    assert run.execute(lookup, [uuid4()]) == []
+    assert "Seq Scan" in plan()
+    connection.execute("INSERT INTO t SELECT gen_random_uuid(), g FROM generate_series(6, 50000) g")
+    assert run.execute(lookup, [uuid4()]) == []
+    assert "Seq Scan" in plan()  # the plan of the small table, however large it is now
+    time.sleep(libpq.REPREPARE_FIRST_SECONDS)
+    assert run.execute(lookup, [uuid4()]) == []
+    assert "Index" in plan() and "Seq Scan" not in plan()

@@ -17,6 +17,14 @@ callers handle an error from here exactly as one from a cursor. A value of a typ
 this module does not know, or a statement that would begin a transaction, makes
 `Statements.execute` return None: the caller runs the statement on a cursor instead.
 
+A prepared statement is prepared again after 1, 2, 4... seconds, then every
+REPREPARE_MAX_SECONDS. PostgreSQL plans a prepared statement once for any values after
+its first few runs (a generic plan) and keeps that plan until the table's statistics
+change, which autovacuum may leave for a minute or more: made while a table was small,
+the plan reads the whole table (a sequential scan, or the wrong index), and goes on
+doing so as the table grows, each read slower than the last. Prepared again, it is
+planned for the table as it is now, for a round trip now and then.
+
 Preparing assumes a connection keeps its prepared statements, as a direct connection
 does; behind a pooler that does not (PgBouncer in transaction mode before 1.21),
 turn preparing off (the Django store's ``prepare_threshold: None``). If a statement
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -41,6 +50,10 @@ from psycopg.generators import execute as _execute
 Row = tuple[Any, ...]
 
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[sb]|%%")
+
+REPREPARE_FIRST_SECONDS = 1.0
+REPREPARE_MAX_SECONDS = 60.0
+"""A statement is prepared again after 1, 2, 4... seconds, then every this many."""
 
 _TEXT, _BINARY = 0, 1
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
@@ -117,7 +130,8 @@ class Statements:
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self.connection = connection
         self._pgconn = connection.pgconn
-        self._prepared: set[bytes] = set()
+        self._prepared: dict[bytes, tuple[float, float]] = {}
+        """By name: when to prepare it again, and the interval that led there."""
         self._encoding = connection.info.encoding
         self._transformer = Transformer(connection)
         """psycopg's loaders of binary values to Python ones (in C, where psycopg is)."""
@@ -162,10 +176,19 @@ class Statements:
         self, statement: Statement, encoded: list[bytes | None], formats: list[int]
     ) -> pq.abc.PGresult:
         pgconn = self._pgconn
-        if statement.name not in self._prepared:
-            pgconn.send_prepare(statement.name, statement.text)
+        name = statement.name
+        due = self._prepared.get(name)
+        now = time.monotonic()
+        if due is None or now >= due[0]:
+            interval = REPREPARE_FIRST_SECONDS
+            if due is not None:
+                interval = min(due[1] * 2, REPREPARE_MAX_SECONDS)
+                pgconn.send_query(b"DEALLOCATE " + name)
+                self._check(self.connection.wait(_execute(pgconn)))
+                del self._prepared[name]
+            pgconn.send_prepare(name, statement.text)
             self._check(self.connection.wait(_execute(pgconn)))
-            self._prepared.add(statement.name)
+            self._prepared[name] = (now + interval, interval)
         pgconn.send_query_prepared(statement.name, encoded, formats, _BINARY)
         return self._check(self.connection.wait(_execute(pgconn)))
 

@@ -103,9 +103,11 @@ class TrackingTable:
             "THEN EXCLUDED.notification_id END",
             table=self.table,
         )
-        self.select = _render(
-            "SELECT notification_id FROM {table} WHERE application_name = %(leader)s",
-            table=self.table,
+        self.select = Statement(
+            _render(
+                "SELECT notification_id FROM {table} WHERE application_name = %(leader)s",
+                table=self.table,
+            )
         )
         self.delete = _render(
             "DELETE FROM {table} WHERE application_name = %(leader)s", table=self.table
@@ -150,9 +152,9 @@ class NotificationLog(EventTable):
             "WHERE notification_id >= %(first)s AND notification_id < %(upper)s"
         )
         order = " ORDER BY notification_id LIMIT %(limit)s"
-        self.select_notifications = _render(select + order, **names)
-        self.select_notifications_of_topics = _render(
-            select + " AND topic = ANY(%(topics)s::text[])" + order, **names
+        self.select_notifications = Statement(_render(select + order, **names))
+        self.select_notifications_of_topics = Statement(
+            _render(select + " AND topic = ANY(%(topics)s::text[])" + order, **names)
         )
         self.find = _render(
             "SELECT " + _COLUMNS + ", notification_id FROM {table} "
@@ -160,13 +162,12 @@ class NotificationLog(EventTable):
             "(SELECT * FROM unnest(%(ids)s::uuid[], %(versions)s::integer[]))",
             **names,
         )
-        self.max_id = _render(
-            "SELECT max(notification_id) FROM {table} WHERE notification_id < %(upper)s", **names
+        self.max_id = Statement(
+            _render(
+                "SELECT max(notification_id) FROM {table} WHERE notification_id < %(upper)s",
+                **names,
+            )
         )
-
-
-def _notification(cursor: Any) -> Any:
-    return _make_notification
 
 
 def _make_notification(values: Sequence[Any]) -> Notification:
@@ -309,9 +310,7 @@ def select_notifications(
     if topics:
         query = log.select_notifications_of_topics
         params["topics"] = list(topics)
-    cursor.row_factory = _notification
-    cursor.execute(query, params, prepare=True, binary=True)
-    rows: list[Notification] = cursor.fetchall()
+    rows: list[Notification] = _run(cursor, query, params, _make_notification)
     return rows
 
 
@@ -345,11 +344,9 @@ def delete_tracking(cursor: Cursor, table: TrackingTable, leader: str) -> None:
     cursor.execute(table.delete, {"leader": leader})
 
 
-def _scalar(cursor: Cursor, query: str, params: dict[str, Any]) -> Any:
-    cursor.row_factory = tuple_row
-    cursor.execute(query, params, prepare=True)
-    row = cursor.fetchone()
-    return None if row is None else row[0]
+def _scalar(cursor: Cursor, statement: Statement, params: dict[str, Any]) -> Any:
+    rows = _run(cursor, statement, params)
+    return rows[0][0] if rows else None
 
 
 def _run(
