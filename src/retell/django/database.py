@@ -35,6 +35,8 @@ class Database:
     def __init__(self, alias: str) -> None:
         self.alias = alias
         self._dialect: Dialect | None = None
+        self.errors = _Errors(alias)
+        """A context in which Django's database errors are raised as retell's."""
 
     @property
     def connection(self) -> Any:
@@ -48,14 +50,6 @@ class Database:
         return self._dialect
 
     @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
-        """Raise Django's database errors as retell's."""
-        try:
-            yield
-        except db.Error as error:
-            raise translate(error, self.alias) from error
-
-    @contextlib.contextmanager
     def write(self, one_statement: bool = False, prepared: bool = False) -> Iterator[Any]:
         """A cursor in a transaction (or savepoint) that commits when the block ends.
 
@@ -63,7 +57,7 @@ class Database:
         ``atomic()`` and in autocommit, the statement runs as its own transaction: the
         same all-or-nothing, without the BEGIN and COMMIT round trips around it.
         """
-        with self.errors():
+        with self.errors:
             connection = self._heal()
             if one_statement and not connection.in_atomic_block and connection.get_autocommit():
                 with self._cursor(connection, prepared) as cursor:
@@ -75,7 +69,7 @@ class Database:
     @contextlib.contextmanager
     def read(self, prepared: bool = False) -> Iterator[Any]:
         """A cursor in the caller's transaction, or in autocommit mode: one snapshot a statement."""
-        with self.errors():
+        with self.errors:
             connection = self._heal()
             with self._cursor(connection, prepared) as cursor:
                 yield cursor
@@ -90,6 +84,10 @@ class Database:
 
     def on_commit(self, callback: Any) -> None:
         """Call `callback` once the current transaction commits (now, if there is none)."""
+        connection = self.connection
+        if not connection.in_atomic_block and connection.get_autocommit():
+            callback()  # what Django's on_commit does here, without its lookups
+            return
         transaction.on_commit(callback, using=self.alias)
 
     def _heal(self) -> Any:
@@ -106,3 +104,20 @@ class Database:
                 connection.close()
             connection.errors_occurred = False
         return connection
+
+
+class _Errors:
+    """Raises Django's database errors as retell's (a class: the generator-based context
+    managers of `contextlib` cost several times more, on every statement)."""
+
+    __slots__ = ("alias",)
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        if isinstance(error, db.Error):
+            raise translate(error, self.alias) from error

@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
@@ -147,6 +148,10 @@ class PostgresDialect(Dialect):
         if cursor is None or cursor.raw is not connection.connection:  # a new connection
             cursor = self._kept.cursor = PreparedCursor(connection)
         return cursor
+
+    def uuid_param(self, connection: Any, value: UUID) -> Any:
+        """A UUID as it is: PostgreSQL's column is a native uuid."""
+        return value
 
     def sequence(self, cursor: Any) -> str:
         """The (schema-qualified) sequence of the events table's ids, found once."""
