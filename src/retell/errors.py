@@ -98,6 +98,10 @@ class PolicyError(RetellError):
 class PersistenceError(RetellError):
     """A store failed to record or retrieve something."""
 
+    outcome_unknown: bool = False
+    """True when a write may or may not have been recorded (its connection was lost after
+    it was sent, and the store could not find out): read it back to see."""
+
 
 class InterfaceError(PersistenceError):
     """The store's database interface was used wrongly (for example, a closed connection)."""

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from retell.config import Environment
+from retell.errors import PersistenceError
 from retell.postgres.datastore import Cursor, PostgresDatastore
 from retell.postgres.settings import PostgresSettings
 
@@ -264,3 +265,17 @@ def test_a_statement_inside_a_transaction_of_the_same_thread_loses_no_connection
         both.wait(timeout=10)
 
     assert in_threads(2, lambda i: datastore.read(hold)) == []
+
+
+def test_a_write_whose_connection_is_lost_on_the_way_says_its_outcome_is_unknown(
+    datastore: PostgresDatastore,
+) -> None:
+    def lost(cursor: Cursor) -> None:
+        cursor.execute("SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid())")
+
+    with pytest.raises(PersistenceError, match="may or may not") as caught:
+        datastore.write(lost)
+    assert caught.value.outcome_unknown
+    with pytest.raises(PersistenceError) as other:
+        datastore.write(lambda cursor: cursor.execute("SELECT 1/0"))
+    assert not other.value.outcome_unknown  # refused by the server: certainly not recorded

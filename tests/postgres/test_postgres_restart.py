@@ -76,6 +76,7 @@ def test_a_restart_loses_nothing_committed(schema: str) -> None:
                     time.sleep(0.01)
                 thread.join()
                 in_doubt = [f for f in failures if "may or may not" in str(f)]
+                assert in_doubt == [f for f in failures if f.outcome_unknown]
                 for failure in failures:
                     assert f"{HOST}:{PORT}" in str(failure), failure
                 log = kennel.recorder.select_notifications(None, 100_000)

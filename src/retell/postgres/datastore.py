@@ -412,10 +412,12 @@ class PostgresDatastore:
 
 def _in_doubt(lost: PersistenceError) -> PersistenceError:
     """The error for a write whose connection was lost after it was sent."""
-    return type(lost)(
+    error = type(lost)(
         f"{lost} The connection was lost after the write was sent, so it may or may not "
         "have been recorded: read it back to see."
     )
+    error.outcome_unknown = True
+    return error
 
 
 def _is_alive(connection: PooledConnection, trusting: bool = False) -> bool:
