@@ -156,7 +156,9 @@ def test_reads_and_saves_get_over_a_connection_closed_since_their_last_statement
     monkeypatch.setattr("retell.postgres.datastore.TRUSTED_SECONDS", 600.0)
 
     def asked(cursor: Cursor) -> int:  # a round trip, unlike `backend`
-        pid: int = cursor.execute("SELECT pg_catalog.pg_backend_pid()").fetchone()[0]
+        row = cursor.execute("SELECT pg_catalog.pg_backend_pid()").fetchone()
+        assert row is not None
+        pid: int = row[0]
         return pid
 
     first = datastore.read(asked)
