@@ -88,25 +88,37 @@ CREATE TABLE IF NOT EXISTS {table} (
     notification_id bigint NOT NULL
 )"""
 
+
 # The lock key: (sequence OID, next id), each as the 32 bits pg_advisory_xact_lock_shared
 # takes; pg_locks shows them as classid = the OID, objid = next id mod 2^32, objsubid = 2.
 # Only "simple expressions" (no FROM), which PL/pgSQL evaluates without the executor:
 # ARRAY(SELECT nextval(...) FROM generate_series(...)) would cost several times more.
-_ALLOCATE_IDS = """
+def mark_in_flight(seq: str) -> str:
+    """The call that marks ids from the next one of sequence `seq` (an expression of type
+    regclass) up as in flight: the registry's lock, taken before any id."""
+    return (
+        f"pg_catalog.pg_advisory_xact_lock_shared(\n        {seq}::oid::bigint::bit(32)::integer,"
+        f"\n        (coalesce(pg_catalog.pg_sequence_last_value({seq}), 0) + 1)::bit(32)::integer)"
+    )
+
+
+_ALLOCATE_IDS = (
+    """
 CREATE OR REPLACE FUNCTION {schema}.retell_allocate_ids(seq regclass, n integer)
 RETURNS bigint[] LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     ids bigint[];
 BEGIN
-    PERFORM pg_catalog.pg_advisory_xact_lock_shared(
-        seq::oid::bigint::bit(32)::integer,
-        (coalesce(pg_catalog.pg_sequence_last_value(seq), 0) + 1)::bit(32)::integer);
+    PERFORM """
+    + mark_in_flight("seq")
+    + """;
     FOR i IN 1..n LOOP
         ids[i] := pg_catalog.nextval(seq);
     END LOOP;
     RETURN ids;
 END
 $$"""
+)
 
 # Order matters: the last id first, the locks after. A writer holds its lock before it
 # takes an id, so a writer whose id is at or below `next_id - 1` and that is still in
