@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -167,3 +169,13 @@ def test_a_statement_is_planned_again_for_the_table_as_it_has_grown(
     time.sleep(libpq.REPREPARE_FIRST_SECONDS)
     assert run.execute(lookup, [uuid4()]) == []
     assert "Index" in plan() and "Seq Scan" not in plan()
+
+
+def test_a_connection_and_its_statements_are_freed_together(server: None) -> None:
+    connection = psycopg.connect(ADMIN_CONNINFO, autocommit=True)
+    assert statements(connection).execute(Statement("SELECT 1")) == [(1,)]
+    gone = weakref.ref(connection)
+    connection.close()
+    del connection
+    gc.collect()
+    assert gone() is None

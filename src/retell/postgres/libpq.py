@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -46,8 +45,6 @@ import psycopg
 from psycopg import errors, pq
 from psycopg.adapt import Transformer
 from psycopg.generators import execute as _execute
-
-Row = tuple[Any, ...]
 
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[sb]|%%")
 
@@ -205,13 +202,18 @@ class Statements:
         return transformer.load_rows(0, result.ntuples, row)
 
 
-_statements: weakref.WeakKeyDictionary[psycopg.Connection[Any], Statements]
-_statements = weakref.WeakKeyDictionary()
+_ATTRIBUTE = "_retell_statements"
 
 
 def statements(connection: psycopg.Connection[Any]) -> Statements:
-    """The `Statements` of a connection: made on first use, gone with the connection."""
-    found = _statements.get(connection)
+    """The `Statements` of a connection: made on first use, gone with the connection.
+
+    Kept on the connection itself: the two refer to each other, and the garbage
+    collector frees both once the connection is unreachable. (A WeakKeyDictionary by
+    connection would never free it: its value refers to its key.)
+    """
+    found: Statements | None = getattr(connection, _ATTRIBUTE, None)
     if found is None:
-        found = _statements[connection] = Statements(connection)
+        found = Statements(connection)
+        setattr(connection, _ATTRIBUTE, found)
     return found
