@@ -167,7 +167,7 @@ class Statements:
                 if self._pgconn.transaction_status != pq.TransactionStatus.IDLE:
                     raise  # the transaction is aborted: the caller's to handle
                 result = self._run(statement, encoded, formats)
-        return self._rows(result, row)
+            return self._rows(result, row)  # under the lock: the transformer is shared
 
     def _run(
         self, statement: Statement, encoded: list[bytes | None], formats: list[int]
