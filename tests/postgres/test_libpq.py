@@ -38,7 +38,6 @@ def test_placeholders_become_numbered_parameters() -> None:
     named = Statement("SELECT %(a)s, %(b)b, %(a)s, 5 %% 2")
     assert named.text == b"SELECT $1, $2, $1, 5 % 2"
     assert named.names == ("a", "b")
-    assert named.values({"b": 2, "a": 1, "unused": 3}) == [1, 2]
     positional = Statement("SELECT %s, %b")
     assert positional.text == b"SELECT $1, $2"
     assert positional.names is None
@@ -61,13 +60,6 @@ def test_values_of_every_encoded_type_go_and_come_back(connection: psycopg.Conne
     other = run.execute(Statement("SELECT 1.5::numeric, now() > '2000-01-01', ARRAY[1, 2]"))
     assert other == [(Decimal("1.5"), True, [1, 2])]  # psycopg's loaders, any type
     assert statements(connection) is run  # one per connection
-
-
-def test_rows_can_be_made_by_the_caller(connection: psycopg.Connection[Any]) -> None:
-    key = uuid4()
-    statements(connection).execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
-    rows = statements(connection).execute(SELECT, [key], lambda values: list(reversed(values)))
-    assert rows == [[b"y", "x", 1, key]]
 
 
 class Id(UUID):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -54,24 +54,6 @@ REPREPARE_MAX_SECONDS = 60.0
 
 _TEXT, _BINARY = 0, 1
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
-
-
-def _encode(value: Any) -> tuple[bytes | None, int] | None:
-    """A parameter as libpq sends it (its bytes and format), or None for a type not known
-    here. Integers and strings go as text, which the server reads as whatever type the
-    statement gives the parameter."""
-    kind = type(value)
-    if kind is UUID:
-        return value.bytes, _BINARY
-    if kind is int:
-        return b"%d" % value, _TEXT
-    if kind is str:
-        return value.encode(), _TEXT
-    if kind is bytes:
-        return value, _BINARY
-    if value is None:
-        return None, _TEXT
-    return None
 
 
 class Statement:
@@ -109,13 +91,6 @@ class Statement:
         """The named parameters in $n order, or None for positional ones."""
         self.name = b"retell_" + hashlib.blake2b(self.text, digest_size=10).hexdigest().encode()
 
-    def values(self, params: Sequence[Any] | Mapping[str, Any]) -> Sequence[Any]:
-        if self.names is None:
-            assert not isinstance(params, Mapping), "positional placeholders take a sequence"
-            return params
-        assert isinstance(params, Mapping), "named placeholders take a mapping"
-        return [params[name] for name in self.names]
-
 
 class Statements:
     """Runs `Statement`s on one psycopg connection, preparing each on first use.
@@ -137,9 +112,8 @@ class Statements:
         self,
         statement: Statement,
         params: Sequence[Any] | Mapping[str, Any] = (),
-        row: Callable[[Sequence[Any]], Any] = tuple,
-    ) -> list[Any] | None:
-        """The rows of the statement's result (each ``row(values)``), or None
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows of the statement's result, as tuples, or None
         to say: run it on a cursor instead. That is when a parameter's type is not one
         this module encodes, or when the statement would be the first of a transaction:
         out of autocommit, psycopg begins a transaction (with the connection's isolation
@@ -152,12 +126,31 @@ class Statements:
             return None
         encoded: list[bytes | None] = []
         formats: list[int] = []
-        for value in statement.values(params):
-            found = _encode(value)
-            if found is None:
+        names = statement.names
+        values: Sequence[Any] = (
+            params  # type: ignore[assignment]  # a sequence, for positional placeholders
+            if names is None
+            else [params[name] for name in names]  # type: ignore[call-overload]
+        )
+        for value in values:  # by Python type (see the module's docstring)
+            kind = type(value)
+            if kind is UUID:
+                encoded.append(value.bytes)
+                formats.append(_BINARY)
+            elif kind is int:
+                encoded.append(b"%d" % value)  # as text: the server reads it as the
+                formats.append(_TEXT)  # statement's type for the parameter, as for str
+            elif kind is str:
+                encoded.append(value.encode())
+                formats.append(_TEXT)
+            elif kind is bytes:
+                encoded.append(value)
+                formats.append(_BINARY)
+            elif value is None:
+                encoded.append(None)
+                formats.append(_TEXT)
+            else:
                 return None
-            encoded.append(found[0])
-            formats.append(found[1])
         with self.connection.lock:
             try:
                 result = self._run(statement, encoded, formats)
@@ -167,7 +160,10 @@ class Statements:
                 if self._pgconn.transaction_status != pq.TransactionStatus.IDLE:
                     raise  # the transaction is aborted: the caller's to handle
                 result = self._run(statement, encoded, formats)
-            return self._rows(result, row)  # under the lock: the transformer is shared
+            # Under the lock: the transformer is shared. Its C loaders make the rows.
+            transformer = self._transformer
+            transformer.set_pgresult(result, set_loaders=True, format=pq.Format.BINARY)
+            return transformer.load_rows(0, result.ntuples, tuple)
 
     def _run(
         self, statement: Statement, encoded: list[bytes | None], formats: list[int]
@@ -187,7 +183,10 @@ class Statements:
             self._check(self.connection.wait(_execute(pgconn)))
             self._prepared[name] = (now + interval, interval)
         pgconn.send_query_prepared(statement.name, encoded, formats, _BINARY)
-        return self._check(self.connection.wait(_execute(pgconn)))
+        result: pq.abc.PGresult = self.connection.wait(_execute(pgconn))[-1]
+        if result.status not in _OK:
+            raise errors.error_from_result(result, encoding=self._encoding)
+        return result
 
     def _check(self, results: list[pq.abc.PGresult]) -> pq.abc.PGresult:
         result = results[-1]
@@ -195,11 +194,6 @@ class Statements:
         if status not in _OK:
             raise errors.error_from_result(result, encoding=self._encoding)
         return result
-
-    def _rows(self, result: pq.abc.PGresult, row: Callable[[Sequence[Any]], Any]) -> list[Any]:
-        transformer = self._transformer
-        transformer.set_pgresult(result, set_loaders=True, format=pq.Format.BINARY)
-        return transformer.load_rows(0, result.ntuples, row)
 
 
 _ATTRIBUTE = "_retell_statements"

@@ -25,7 +25,7 @@ the cursor (``prepare=True``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -67,6 +67,8 @@ class EventTable:
             table=self.table,
         )
         self._selects: dict[tuple[bool, bool, bool, bool], Statement] = {}
+        self.select_all = self.select(gt=False, lte=False, desc=False, limit=False)
+        """`select` with no option: the read of a whole aggregate, the most frequent."""
 
     def select(self, *, gt: bool, lte: bool, desc: bool, limit: bool) -> Statement:
         """The query for one combination of the optional conditions of `select_events`.
@@ -181,10 +183,6 @@ class NotificationLog(EventTable):
         )
 
 
-def _make_notification(values: Sequence[Any]) -> Notification:
-    return Notification(*values)
-
-
 def _event_arrays(events: Sequence[StoredEvent]) -> dict[str, Any]:
     return {
         "n": len(events),
@@ -280,14 +278,15 @@ def select_events(
     limit: int | None = None,
 ) -> list[StoredEvent]:
     """An aggregate's events with gt < version <= lte, in version order (or reversed)."""
-    query = table.select(gt=gt is not None, lte=lte is not None, desc=desc, limit=limit is not None)
-    params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
-
-    def stored_event(values: Sequence[Any]) -> StoredEvent:
-        return StoredEvent(originator_id, *values)
-
-    rows: list[StoredEvent] = _run(cursor, query, params, stored_event)
-    return rows
+    if gt is None and lte is None and limit is None and not desc:  # a whole aggregate
+        query = table.select_all
+        params: dict[str, Any] = {"id": originator_id}
+    else:
+        query = table.select(
+            gt=gt is not None, lte=lte is not None, desc=desc, limit=limit is not None
+        )
+        params = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+    return [StoredEvent(originator_id, *row) for row in _run(cursor, query, params)]
 
 
 def settled_horizon(cursor: Cursor, log: NotificationLog) -> int:
@@ -320,8 +319,7 @@ def select_notifications(
     if topics:
         query = log.select_notifications_of_topics
         params["topics"] = list(topics)
-    rows: list[Notification] = _run(cursor, query, params, _make_notification)
-    return rows
+    return [Notification(*row) for row in _run(cursor, query, params)]
 
 
 def max_notification_id(cursor: Cursor, log: NotificationLog, upper: int) -> int | None:
@@ -359,19 +357,14 @@ def _scalar(cursor: Cursor, statement: Statement, params: dict[str, Any]) -> Any
     return rows[0][0] if rows else None
 
 
-def _run(
-    cursor: Cursor,
-    statement: Statement,
-    params: Sequence[Any] | dict[str, Any],
-    row: Callable[[Sequence[Any]], Any] = tuple,
-) -> list[Any]:
-    """The statement's rows, through libpq; through the cursor if a parameter's type is
-    one libpq.py does not encode (a subclass of UUID, say)."""
-    rows = statements(cursor.connection).execute(statement, params, row)
+def _run(cursor: Cursor, statement: Statement, params: Sequence[Any] | dict[str, Any]) -> list[Any]:
+    """The statement's rows (tuples), through libpq; through the cursor if a parameter's
+    type is one libpq.py does not encode (a subclass of UUID, say)."""
+    rows = statements(cursor.connection).execute(statement, params)
     if rows is None:
         cursor.row_factory = tuple_row
         cursor.execute(statement.query, params, prepare=True, binary=True)
-        rows = [row(values) for values in cursor.fetchall()]
+        rows = cursor.fetchall()
     return rows
 
 
