@@ -305,7 +305,10 @@ class PostgresDatastore:
             if connection is None:
                 connection = self._take()
                 keeper.until = time.monotonic() + KEEP_SECONDS
-            if _is_alive(connection, trusting):
+            if trusting and time.monotonic() - connection.used_at < TRUSTED_SECONDS:
+                if not connection.closed:
+                    return connection
+            elif _is_alive(connection):
                 return connection
             connection.close()  # the pool replaces a closed connection
             self._give_back(connection)
@@ -420,15 +423,12 @@ def _in_doubt(lost: PersistenceError) -> PersistenceError:
     return error
 
 
-def _is_alive(connection: PooledConnection, trusting: bool = False) -> bool:
+def _is_alive(connection: PooledConnection) -> bool:
     """Whether an idle pooled connection is still open, without a round trip.
 
     Idle in autocommit mode, with no LISTEN, a connection has nothing to read: if its
-    socket is readable, the server has sent an error and closed it. `trusting`, one
-    that ended a statement moments ago is taken to be open (TRUSTED_SECONDS).
+    socket is readable, the server has sent an error and closed it.
     """
-    if trusting and time.monotonic() - connection.used_at < TRUSTED_SECONDS:
-        return not connection.closed
     if connection.closed:
         return False
     try:

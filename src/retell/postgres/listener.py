@@ -163,6 +163,7 @@ class Listener:
                 self._wake_channel(channel)
 
         connection.add_notify_handler(lambda n: deliver(n.channel, n.pid))
+        cursor = connection.cursor()
         first = True
         next_notify = 0.0
         while not self._stopping.is_set():
@@ -176,7 +177,7 @@ class Listener:
                 if now >= next_notify:
                     with self._lock:
                         pending, self._pending = self._pending, set()
-                    notify(connection.cursor(), sorted(pending))
+                    notify(cursor, sorted(pending))
                     next_notify = now + NOTIFY_INTERVAL
                 else:
                     wait = next_notify - now

@@ -376,6 +376,12 @@ def notify(cursor: Cursor, channels: Sequence[str]) -> None:
     included), which would make writers wait for one another's commits. Here it is a
     transaction of its own with no data, so that lock is held for microseconds.
     """
+    if len(channels) == 1:  # the usual case, through libpq
+        _run(cursor, _NOTIFY_ONE, (channels[0],))
+        return
     cursor.execute(
         "SELECT pg_catalog.pg_notify(c, '') FROM unnest(%s::text[]) AS c", (list(channels),)
     )
+
+
+_NOTIFY_ONE = Statement("SELECT pg_catalog.pg_notify(%s, '')")
