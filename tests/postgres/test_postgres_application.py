@@ -10,11 +10,12 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from retell import Aggregate, Application, event
 from retell.domain.events import DomainEvent
 from retell.persistence.records import StoredEvent, Tracking
-from retell.postgres import PostgresTrackingRecorder
+from retell.postgres import PostgresTrackingRecorder, listener
 from retell.projection import Projection, ProjectionRunner
 from retell.system import ProcessApplication, SingleThreadedRunner, System
 
@@ -101,6 +102,46 @@ def test_another_process_commit_wakes_a_subscription(schema: str) -> None:
         reader.close()
         writer.close()
     assert statistics.median(latencies) < 0.5, latencies
+
+
+def _notifications(channel: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection of its own that LISTENs on `channel`, as another process would."""
+    connection = psycopg.connect(ADMIN_CONNINFO, autocommit=True)
+    connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+    return connection
+
+
+def _received(
+    connection: psycopg.Connection[tuple[object, ...]],
+    seconds: float,
+    stop_after: int | None = None,
+) -> int:
+    """How many notifications came within `seconds` (or until `stop_after` came)."""
+    return sum(1 for _ in connection.notifies(timeout=seconds, stop_after=stop_after))
+
+
+def test_a_busy_writer_sends_one_notify_per_interval_and_none_is_lost(schema: str) -> None:
+    """Saves in a burst are announced together, at most one NOTIFY per NOTIFY_INTERVAL;
+    a save made while the listener sleeps out the interval is announced at its end."""
+    factory = make_factory(schema)
+    recorder = factory.application_recorder()
+    try:
+        with _notifications(recorder._log.channel) as listening:
+            started = time.monotonic()
+            for version in range(1, 301):
+                recorder.insert_events([StoredEvent(uuid4(), version, "t:T", b"s")])
+            seconds = time.monotonic() - started
+            received = _received(listening, 0.3)
+            assert 1 <= received <= seconds / listener.NOTIFY_INTERVAL + 2, (received, seconds)
+            for version in range(1, 6):
+                recorder.insert_events([StoredEvent(uuid4(), version, "t:T", b"s")])
+                assert _received(listening, 0.5, stop_after=1) == 1  # the save's NOTIFY...
+                # ...so the listener is sleeping out the interval: this one is sent at its
+                # end, not after the idle wait of seconds.
+                recorder.insert_events([StoredEvent(uuid4(), version, "t:T", b"s")])
+                assert _received(listening, 0.5, stop_after=1) == 1
+    finally:
+        factory.close()
 
 
 def test_the_listener_comes_back_after_losing_its_connection(schema: str) -> None:

@@ -5,11 +5,14 @@ second in case nothing wakes them. A commit in this process wakes them directly;
 commit in another process reaches them through LISTEN/NOTIFY:
 
 - after each commit, the recorder calls `announce(channel)`; this thread then sends
-  ``pg_notify`` on its own connection, in a transaction of its own. Announcements
-  made while one is being sent are coalesced into the next, so under load there is
-  at most one NOTIFY per round trip, and a save never waits for one. (NOTIFY inside
-  the writer's transaction would serialise all writers' commits: see
-  `retell.postgres.protocol.notify`.)
+  ``pg_notify`` on its own connection, in a transaction of its own, and a save never
+  waits for it. (NOTIFY inside the writer's transaction would serialise all writers'
+  commits: see `retell.postgres.protocol.notify`.) Under load it sends at most one
+  NOTIFY per NOTIFY_INTERVAL, for everything announced meanwhile: after a NOTIFY it
+  sleeps out the interval, and only an announcement to a thread that had nothing to
+  send wakes it. So a busy writer costs it one wake-up per interval, not one per
+  save: each wake-up takes the interpreter lock from the threads doing the work, and
+  each write to its wake-up pipe is a system call in the saving thread.
 - the same connection LISTENs on the channels of this process's subscriptions; a
   notification from another backend wakes the subscriptions of its channel.
 - when the connection is lost, the thread reconnects with a growing delay, LISTENs
@@ -67,6 +70,9 @@ class Listener:
         self._wanted: dict[str, list[weakref.WeakMethod[Wake]]] = {}
         self._listening: set[str] = set()
         self._pending: set[str] = set()
+        self._resting = False
+        """Whether the thread is sleeping out NOTIFY_INTERVAL: it looks at `_pending`
+        when it wakes, so announcing need not wake it (under `_lock`)."""
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = -1, -1
@@ -96,10 +102,10 @@ class Listener:
         with self._lock:
             if self._stopping.is_set():
                 return
-            first = not self._pending
+            asleep = not (self._pending or self._resting)
             self._pending.add(channel)
             self._ensure_thread()
-            if first:
+            if asleep:
                 self._wake_thread()
 
     def stop(self) -> None:
@@ -171,16 +177,17 @@ class Listener:
             if first:  # after a reconnection: read what was committed while not listening
                 self._wake_all()
                 first = False
-            wait = IDLE_WAIT
-            if self._pending:
-                now = time.monotonic()
-                if now >= next_notify:
-                    with self._lock:
-                        pending, self._pending = self._pending, set()
-                    notify(cursor, sorted(pending))
-                    next_notify = now + NOTIFY_INTERVAL
-                else:
-                    wait = next_notify - now
+            now = time.monotonic()
+            with self._lock:
+                due = now >= next_notify
+                pending = self._pending if due else set()
+                if due:
+                    self._pending = set()
+                self._resting = bool(pending) or not due
+            if pending:
+                notify(cursor, sorted(pending))
+                next_notify = now + NOTIFY_INTERVAL
+            wait = max(next_notify - time.monotonic(), 0.0) if self._resting else IDLE_WAIT
             readable, _, _ = select.select([connection.fileno(), self._wake_read], [], [], wait)
             if self._wake_read in readable:
                 os.read(self._wake_read, 4096)
