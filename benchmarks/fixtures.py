@@ -245,6 +245,25 @@ def reset_postgres_table(table: str, *, create: bool) -> None:
     _admin_execute(*statements)
 
 
+def fill_postgres_table(table: str, aggregates: int, versions: int) -> None:
+    """Give pgbench's scratch table `aggregates` aggregates of `versions` events each, the
+    n-th with the id ``md5(n::text)::uuid``, so that a script can read one by its number."""
+    from psycopg import sql
+
+    _admin_execute(
+        sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT md5(n::text)::uuid, v, 'bench.Dog.TrickAdded', {} "
+            "FROM generate_series(1, {}) AS n, generate_series(1, {}) AS v"
+        ).format(
+            sql.Identifier(table),
+            sql.Literal(b'{"trick": "roll over", "timestamp": "2026-12-01T21:00:00+00:00"}'),
+            sql.Literal(aggregates),
+            sql.Literal(versions),
+        )
+    )
+
+
 def drop_leftovers() -> list[str]:
     """Drop the schemas, databases and tables of benchmark processes that are gone.
 

@@ -317,21 +317,31 @@ def markdown_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def pgbench_lines(pgbench: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> str:
-    """pgbench's insert transactions per second, and each library's commits per second on
-    PostgreSQL as a share of it (W1 commits once per command from one thread: against 1
-    client; W4 from four threads: against 4 clients). W5 is left out: retell's follower
-    commits once per batch of events, so its events per second are not commits."""
+    """pgbench's transactions per second (single-row inserts, and whole commands where the
+    run has them), and each library's commands per second on PostgreSQL as a share of
+    them (W1 runs from one thread: against 1 client; W4 from four: against 4 clients).
+    W5 is left out: retell's follower commits once per batch of events, so its events per
+    second are not commits."""
     if "error" in pgbench:
         return f"pgbench: {pgbench['error']}"
-    tps = {int(clients): float(figure) for clients, figure in pgbench["tps"].items()}
-    runs = pgbench.get("tps_runs", {})
-    lines = [
-        f"pgbench, one single-row INSERT per transaction, {pgbench['seconds']} s per run"
-        " (before and after the benchmark, and their mean):"
-    ]
-    for clients, limit in tps.items():
-        each = " and ".join(f"{run:,.0f}" for run in runs.get(str(clients), []))
-        lines.append(f"  {clients} client(s): {each} -> {limit:,.0f} transactions/s")
+    lines = []
+    limits: list[tuple[str, dict[int, float]]] = []
+    for key, what, unit in (
+        ("tps", "one single-row INSERT per transaction", "transactions/s"),
+        ("command_tps", "a command's read, then its INSERT", "commands/s"),
+    ):
+        if key not in pgbench:
+            continue
+        tps = {int(clients): float(figure) for clients, figure in pgbench[key].items()}
+        limits.append((key, tps))
+        lines.append(
+            f"pgbench, {what}, {pgbench['seconds']} s per run"
+            " (before and after the benchmark, and their mean):"
+        )
+        runs = pgbench.get(f"{key}_runs", {})
+        for clients, limit in tps.items():
+            each = " and ".join(f"{run:,.0f}" for run in runs.get(str(clients), []))
+            lines.append(f"  {clients} client(s): {each} -> {limit:,.0f} {unit}")
     shares = (("w1", 1), ("w4", 4))
     for store in ("postgres", "django-postgres"):
         for side in (RETELL, REFERENCE):
@@ -342,12 +352,35 @@ def pgbench_lines(pgbench: Mapping[str, Any], results: Mapping[str, Mapping[str,
             for workload, clients in shares:
                 metric = next(m for m in METRICS if m.workload == workload)
                 figure = metric.value(output)
-                if figure is not None and clients in tps:
-                    share = figure / tps[clients]
-                    cells.append(f"{workload.upper()} {figure:,.0f}/s = {share:.0%} of {clients}c")
+                found = [(key, tps[clients]) for key, tps in limits if clients in tps]
+                if figure is None or not found:
+                    continue
+                cell = f"{workload.upper()} {figure:,.0f}/s = "
+                cell += " and ".join(
+                    f"{figure / limit:.0%} of {clients}c" + (" commands" if key != "tps" else "")
+                    for key, limit in found
+                )
+                cells.append(cell)
             name = f"{store} {output.get('library', side)}"
             lines.append(f"  {name:<37} " + ", ".join(cells))
     return "\n".join(lines)
+
+
+PGBENCH_FIGURES = ("tps", "command_tps")
+"""The keys of pgbench's figures in a run's JSON, each by client count: single-row insert
+transactions, and whole commands (a read, then an insert)."""
+
+
+def pool_pgbench(key: str, figures: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, Any]:
+    """pgbench's figures of several runs, by client count, as one: `key`, the mean per
+    client count, and `<key>_runs`, every run's figure (nothing if no run has any)."""
+    runs: dict[str, list[float]] = {}
+    for by_clients in figures:
+        for clients, values in by_clients.items():
+            runs.setdefault(clients, []).extend(values)
+    if not runs:
+        return {}
+    return {key: {c: sum(f) / len(f) for c, f in runs.items()}, f"{key}_runs": runs}
 
 
 def with_ratios(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -491,7 +524,9 @@ def draw_pgbench_panel(
 ) -> None:
     """PostgreSQL commits per second: W1 (one thread, a commit per command) and W4 (four
     threads) of both libraries on both PostgreSQL stores, under
-    pgbench's limit for one and for four clients, drawn as lines."""
+    pgbench's limits for one and for four clients, drawn as lines: single-row inserts, and
+    (where the run has them) whole commands, a read then an insert, as a client that costs
+    nothing runs them."""
     tps = {int(clients): float(figure) for clients, figure in pgbench["tps"].items()}
     groups = (("w1", 1), ("w4", 4))
     bars = [
@@ -511,25 +546,29 @@ def draw_pgbench_panel(
             positions, heights, width, color=colour, hatch=hatch, edgecolor="white",
             label=f"{store} {side}",
         )  # fmt: skip
-    for group, (_, clients) in enumerate(groups):
-        if clients in tps:
-            axis.hlines(tps[clients], group - 0.45, group + 0.45, colors="#2ca02c", lw=2)
-            axis.annotate(
-                f"pgbench {clients}c\n{tps[clients]:,.0f}/s",
-                (group, tps[clients]),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-                color="#2ca02c",
-            )
-    axis.set_xticks(
-        range(len(groups)), ["W1 (1 thread)", "W4 (4 threads)"], fontsize=8
-    )
+    commands = {int(c): float(f) for c, f in pgbench.get("command_tps", {}).items()}
+    lines = (("insert", tps, "#2ca02c", "solid"), ("command", commands, "#ff7f0e", "dashed"))
+    for what, limits, colour, style in lines:
+        for group, (_, clients) in enumerate(groups):
+            if clients in limits:
+                axis.hlines(
+                    limits[clients], group - 0.45, group + 0.45, colors=colour, lw=2,
+                    linestyles=style,
+                )  # fmt: skip
+                axis.annotate(
+                    f"pgbench {what} {clients}c\n{limits[clients]:,.0f}/s",
+                    (group, limits[clients]),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                    color=colour,
+                )
+    axis.set_xticks(range(len(groups)), ["W1 (1 thread)", "W4 (4 threads)"], fontsize=8)
     axis.set_yscale("log")
     axis.set_ylim(top=max([*tps.values(), 1.0]) * 3)
     axis.legend(fontsize=7, loc="upper left")
-    axis.set_title("PostgreSQL commits/s, and pgbench's single-row insert limit")
-    axis.set_ylabel("commits/s")
+    axis.set_title("PostgreSQL commands/s, and pgbench's limits")
+    axis.set_ylabel("commands/s")
 
 
 def tick_label(metric: Metric, store: str, results: Mapping[str, Mapping[str, Any]]) -> str:
@@ -585,17 +624,14 @@ def merge_files(paths: Sequence[Path]) -> tuple[dict[str, Any], dict[str, dict[s
         for path, document in zip(paths, documents, strict=True)
     ]
     meta["repeats"] = sum(int(document.get("repeats") or 1) for document in documents)
-    pgbench_runs: dict[str, list[float]] = {}
-    for document in documents:
-        pgbench = document.get("pgbench") or {}
-        for clients, figures in pgbench.get("tps_runs", {}).items():
-            pgbench_runs.setdefault(clients, []).extend(figures)
-    if pgbench_runs:
-        meta["pgbench"] = {
-            **(documents[0].get("pgbench") or {}),
-            "tps": {c: sum(f) / len(f) for c, f in pgbench_runs.items()},
-            "tps_runs": pgbench_runs,
-        }
+    pgbench: dict[str, Any] = dict(documents[0].get("pgbench") or {})
+    for key in PGBENCH_FIGURES:
+        pooled = pool_pgbench(
+            key, [(document.get("pgbench") or {}).get(f"{key}_runs", {}) for document in documents]
+        )
+        pgbench.update(pooled)
+    if "tps" in pgbench:
+        meta["pgbench"] = pgbench
     return meta, results
 
 

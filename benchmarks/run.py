@@ -91,6 +91,14 @@ PGBENCH_SCRIPT = (
     "VALUES (gen_random_uuid(), 1, 'bench.Dog.Registered', '\\x7b7d');\n"
 )
 """One row per transaction, shaped like an event (unique id and version, topic, state)."""
+PGBENCH_AGGREGATES = 2000
+PGBENCH_COMMAND_SCRIPT = (
+    f"\\set n random(1, {PGBENCH_AGGREGATES})\n"
+    f"SELECT originator_version, topic, state FROM {PGBENCH_TABLE} "
+    "WHERE originator_id = md5(:n::text)::uuid ORDER BY originator_version;\n" + PGBENCH_SCRIPT
+)
+"""A dog-school command as a client that costs nothing runs it: the read of a ten-event
+aggregate by id in version order, then the insert, each its own transaction."""
 PGBENCH_CLIENTS = (1, 4)
 
 
@@ -176,7 +184,8 @@ def run_pass(
 
 
 def run_pgbench(seconds: int) -> dict[str, Any]:
-    """pgbench's single-row insert transactions per second with 1 and 4 clients.
+    """pgbench's transactions per second with 1 and 4 clients: single-row inserts (`tps`),
+    then, on a table of PGBENCH_AGGREGATES aggregates, whole commands (`command_tps`).
 
     The scratch table is made before and dropped after, whatever happens.
     """
@@ -186,40 +195,70 @@ def run_pgbench(seconds: int) -> dict[str, Any]:
     import fixtures
 
     fixtures.reset_postgres_table(PGBENCH_TABLE, create=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
-        file.write(PGBENCH_SCRIPT)
-    script = Path(file.name)
-    tps: dict[str, float] = {}
+    found: dict[str, dict[str, float]] = {}
     try:
-        for clients in PGBENCH_CLIENTS:
-            print(f"[pgbench] {clients} client(s), {seconds} s ...", file=sys.stderr, flush=True)
-            command = [pgbench, "-h", fixtures.PG_HOST, "-p", fixtures.PG_PORT]
-            command += ["-U", fixtures.PG_USER, "-n", "-f", str(script), "-T", str(seconds)]
-            command += ["-c", str(clients), "-j", str(clients), fixtures.PG_DATABASE]
-            completed = subprocess.run(command, capture_output=True, text=True, check=False)
-            found = re.search(r"tps = ([0-9.]+) \(without initial", completed.stdout)
-            if completed.returncode != 0 or found is None:
-                return {"error": f"pgbench failed: {completed.stderr.strip()[-300:]}"}
-            tps[str(clients)] = float(found.group(1))
+        # The inserts in pgbench's default (simple) protocol, as every run before
+        # 2026-12-01 measured them; the commands prepared, as retell runs them.
+        for key, what, script, prepared in (
+            ("tps", "insert", PGBENCH_SCRIPT, False),
+            ("command_tps", "command", PGBENCH_COMMAND_SCRIPT, True),
+        ):
+            if what == "command":  # the aggregates it reads
+                fixtures.fill_postgres_table(PGBENCH_TABLE, PGBENCH_AGGREGATES, 10)
+            for clients in PGBENCH_CLIENTS:
+                print(
+                    f"[pgbench] {what}, {clients} client(s), {seconds} s ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                tps = pgbench_tps(pgbench, script, clients, seconds, prepared=prepared)
+                if isinstance(tps, str):
+                    return {"error": tps}
+                found.setdefault(key, {})[str(clients)] = tps
     finally:
-        script.unlink(missing_ok=True)
         fixtures.reset_postgres_table(PGBENCH_TABLE, create=False)
-    return {"seconds": seconds, "script": PGBENCH_SCRIPT.strip(), "tps": tps}
+    return {
+        "seconds": seconds,
+        "script": PGBENCH_SCRIPT.strip(),
+        "command_script": PGBENCH_COMMAND_SCRIPT.strip(),
+        **found,
+    }
+
+
+def pgbench_tps(
+    pgbench: str, script: str, clients: int, seconds: int, *, prepared: bool
+) -> float | str:
+    """One pgbench run of `script`: its transactions per second, or what went wrong."""
+    import fixtures
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
+        file.write(script)
+    try:
+        command = [pgbench, "-h", fixtures.PG_HOST, "-p", fixtures.PG_PORT, "-U", fixtures.PG_USER]
+        command += ["-n", "-f", file.name, "-T", str(seconds)]
+        command += ["-M", "prepared"] if prepared else []
+        command += ["-c", str(clients), "-j", str(clients), fixtures.PG_DATABASE]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        Path(file.name).unlink(missing_ok=True)
+    found = re.search(r"tps = ([0-9.]+) \(without initial", completed.stdout)
+    if completed.returncode != 0 or found is None:
+        return f"pgbench failed: {completed.stderr.strip()[-300:]}"
+    return float(found.group(1))
 
 
 def combine_pgbench(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """pgbench's runs (before and after the benchmark) as one: the mean tps per client
-    count, each run's kept in `tps_runs`; the server's fsync can vary a lot over minutes."""
+    count, each run's kept in `tps_runs` (and `command_tps_runs`); the server's fsync can
+    vary a lot over minutes."""
     failed = [run for run in runs if "error" in run]
     if failed:
         return failed[0]
-    clients = runs[0]["tps"].keys()
-    return {
-        "seconds": runs[0]["seconds"],
-        "script": runs[0]["script"],
-        "tps": {c: sum(run["tps"][c] for run in runs) / len(runs) for c in clients},
-        "tps_runs": {c: [run["tps"][c] for run in runs] for c in clients},
-    }
+    combined = {key: value for key, value in runs[0].items() if key not in report.PGBENCH_FIGURES}
+    for key in report.PGBENCH_FIGURES:
+        figures = [{c: [tps] for c, tps in run.get(key, {}).items()} for run in runs]
+        combined.update(report.pool_pgbench(key, figures))
+    return combined
 
 
 def describe_run(
