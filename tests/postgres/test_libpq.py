@@ -119,6 +119,34 @@ def test_a_closed_connection_fails_as_with_a_cursor(connection: psycopg.Connecti
         run.execute(SELECT, [uuid4()])
 
 
+def test_a_connection_the_server_ended_fails_and_is_broken(
+    connection: psycopg.Connection[Any],
+) -> None:
+    run = statements(connection)
+    assert run.execute(SELECT, [uuid4()]) == []
+    with psycopg.connect(ADMIN_CONNINFO, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
+    with pytest.raises(psycopg.OperationalError):
+        run.execute(SELECT, [uuid4()])
+    assert connection.broken  # what the datastore checks before it recovers
+
+
+def test_rows_are_loaded_by_the_types_the_statement_now_returns(
+    connection: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each statement keeps its loaders; prepared again (after a change of the table,
+    say), it looks them up again."""
+    monkeypatch.setattr(libpq, "REPREPARE_FIRST_SECONDS", 0.0)
+    run = statements(connection)
+    query = Statement("SELECT n FROM t")
+    connection.execute("INSERT INTO t VALUES (%s, 7, 's', 'b')", (uuid4(),))
+    assert run.execute(query) == [(7,)]
+    assert run.execute(SELECT, [uuid4()]) == []  # another statement, other loaders
+    assert run.execute(query) == [(7,)]
+    connection.execute("ALTER TABLE t ALTER COLUMN n TYPE text")
+    assert run.execute(query) == [("7",)]
+
+
 def test_the_store_reads_ids_of_other_uuid_types_through_a_cursor(schema: str) -> None:
     factory = make_factory(schema)
     recorder = factory.application_recorder()
