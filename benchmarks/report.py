@@ -316,6 +316,14 @@ def markdown_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+PGBENCH_FIGURES = {
+    "tps": ("one single-row INSERT per transaction", "transactions/s"),
+    "command_tps": ("a command's read, then its INSERT", "commands/s"),
+}
+"""The keys of pgbench's figures in a run's JSON (each by client count), with what was run
+and its unit."""
+
+
 def pgbench_lines(pgbench: Mapping[str, Any], results: Mapping[str, Mapping[str, Any]]) -> str:
     """pgbench's transactions per second (single-row inserts, and whole commands where the
     run has them), and each library's commands per second on PostgreSQL as a share of
@@ -326,10 +334,7 @@ def pgbench_lines(pgbench: Mapping[str, Any], results: Mapping[str, Mapping[str,
         return f"pgbench: {pgbench['error']}"
     lines = []
     limits: list[tuple[str, dict[int, float]]] = []
-    for key, what, unit in (
-        ("tps", "one single-row INSERT per transaction", "transactions/s"),
-        ("command_tps", "a command's read, then its INSERT", "commands/s"),
-    ):
+    for key, (what, unit) in PGBENCH_FIGURES.items():
         if key not in pgbench:
             continue
         tps = {int(clients): float(figure) for clients, figure in pgbench[key].items()}
@@ -364,11 +369,6 @@ def pgbench_lines(pgbench: Mapping[str, Any], results: Mapping[str, Mapping[str,
             name = f"{store} {output.get('library', side)}"
             lines.append(f"  {name:<37} " + ", ".join(cells))
     return "\n".join(lines)
-
-
-PGBENCH_FIGURES = ("tps", "command_tps")
-"""The keys of pgbench's figures in a run's JSON, each by client count: single-row insert
-transactions, and whole commands (a read, then an insert)."""
 
 
 def pool_pgbench(key: str, figures: Sequence[Mapping[str, Sequence[float]]]) -> dict[str, Any]:
