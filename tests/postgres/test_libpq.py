@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -30,6 +32,35 @@ def connection(server: None) -> Iterator[psycopg.Connection[Any]]:
         yield connection
 
 
+class OnThread:
+    """`Statements.execute`, called from another thread than the main one (where each
+    statement is one blocking libpq call, not psycopg's wait)."""
+
+    def __init__(self, run: Statements, pool: ThreadPoolExecutor) -> None:
+        self._run = run
+        self._pool = pool
+
+    def execute(self, *args: Any) -> list[tuple[Any, ...]] | None:
+        def call() -> list[tuple[Any, ...]] | None:
+            assert threading.current_thread() is not threading.main_thread()
+            return self._run.execute(*args)
+
+        return self._pool.submit(call).result()
+
+
+On = Callable[[Statements], Any]
+
+
+@pytest.fixture(params=["main thread", "other thread"])
+def on(request: pytest.FixtureRequest) -> Iterator[On]:
+    """Where a test's statements run: each way of waiting for the server is tested."""
+    if request.param == "main thread":
+        yield lambda run: run
+        return
+    with ThreadPoolExecutor(1) as pool:
+        yield lambda run: OnThread(run, pool)
+
+
 INSERT = Statement("INSERT INTO t VALUES (%(id)s, %(n)s, %(s)s, %(b)b) RETURNING n, s")
 SELECT = Statement("SELECT id, n, s, b FROM t WHERE id = %s")
 
@@ -46,8 +77,10 @@ def test_placeholders_become_numbered_parameters() -> None:
         Statement("SELECT %(a)s, %s")
 
 
-def test_values_of_every_encoded_type_go_and_come_back(connection: psycopg.Connection[Any]) -> None:
-    run = statements(connection)
+def test_values_of_every_encoded_type_go_and_come_back(
+    connection: psycopg.Connection[Any], on: On
+) -> None:
+    run = on(statements(connection))
     key = uuid4()
     assert run.execute(INSERT, {"id": key, "n": -(2**40), "s": "é ünïcode", "b": b"\x00\xff"}) == [
         (-(2**40), "é ünïcode")
@@ -59,7 +92,10 @@ def test_values_of_every_encoded_type_go_and_come_back(connection: psycopg.Conne
     assert nulls == [(None, None, None)]
     other = run.execute(Statement("SELECT 1.5::numeric, now() > '2000-01-01', ARRAY[1, 2]"))
     assert other == [(Decimal("1.5"), True, [1, 2])]  # psycopg's loaders, any type
-    assert statements(connection) is run  # one per connection
+    big = bytes(range(256)) * 40_000  # 10 MB: more than a socket's buffer takes at once
+    assert run.execute(INSERT, {"id": uuid4(), "n": 2, "s": "big", "b": big}) == [(2, "big")]
+    assert run.execute(Statement("SELECT b FROM t WHERE n = 2")) == [(big,)]
+    assert statements(connection) is statements(connection)  # one per connection
 
 
 class Id(UUID):
@@ -83,8 +119,8 @@ def test_an_unknown_type_or_a_transaction_to_begin_is_left_to_a_cursor(
     assert run.execute(SELECT, [key]) == []  # rolled back with the transaction
 
 
-def test_errors_are_psycopgs_own(connection: psycopg.Connection[Any]) -> None:
-    run = statements(connection)
+def test_errors_are_psycopgs_own(connection: psycopg.Connection[Any], on: On) -> None:
+    run = on(statements(connection))
     key = uuid4()
     run.execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
     with pytest.raises(errors.UniqueViolation, match="duplicate key"):
@@ -96,8 +132,9 @@ def test_errors_are_psycopgs_own(connection: psycopg.Connection[Any]) -> None:
 
 def test_a_statement_discarded_on_the_server_is_prepared_again(
     connection: psycopg.Connection[Any],
+    on: On,
 ) -> None:
-    run = statements(connection)
+    run = on(statements(connection))
     key = uuid4()
     run.execute(INSERT, {"id": key, "n": 1, "s": "x", "b": b"y"})
     connection.execute("DEALLOCATE ALL")
@@ -112,8 +149,10 @@ def test_a_statement_discarded_on_the_server_is_prepared_again(
     assert run.execute(SELECT, [key]) == [(key, 1, "x", b"y")]
 
 
-def test_a_closed_connection_fails_as_with_a_cursor(connection: psycopg.Connection[Any]) -> None:
-    run = Statements(connection)
+def test_a_closed_connection_fails_as_with_a_cursor(
+    connection: psycopg.Connection[Any], on: On
+) -> None:
+    run = on(Statements(connection))
     connection.close()
     with pytest.raises(psycopg.OperationalError):
         run.execute(SELECT, [uuid4()])
@@ -121,8 +160,9 @@ def test_a_closed_connection_fails_as_with_a_cursor(connection: psycopg.Connecti
 
 def test_a_connection_the_server_ended_fails_and_is_broken(
     connection: psycopg.Connection[Any],
+    on: On,
 ) -> None:
-    run = statements(connection)
+    run = on(statements(connection))
     assert run.execute(SELECT, [uuid4()]) == []
     with psycopg.connect(ADMIN_CONNINFO, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (connection.info.backend_pid,))
@@ -132,12 +172,12 @@ def test_a_connection_the_server_ended_fails_and_is_broken(
 
 
 def test_rows_are_loaded_by_the_types_the_statement_now_returns(
-    connection: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+    connection: psycopg.Connection[Any], on: On, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each statement keeps its loaders; prepared again (after a change of the table,
     say), it looks them up again."""
     monkeypatch.setattr(libpq, "REPREPARE_FIRST_SECONDS", 0.0)
-    run = statements(connection)
+    run = on(statements(connection))
     query = Statement("SELECT n FROM t")
     connection.execute("INSERT INTO t VALUES (%s, 7, 's', 'b')", (uuid4(),))
     assert run.execute(query) == [(7,)]

@@ -11,11 +11,22 @@ connection under a name of its own, encodes parameters by their Python type, and
 loads the binary results with psycopg's own loaders (its C `Transformer`), with
 nothing in between.
 
-What it keeps from psycopg: the connection (its lock, its `Connection.wait`, which
-cancels the query on Ctrl-C), and its exception classes (`psycopg.errors`), so that
-callers handle an error from here exactly as one from a cursor. A value of a type
-this module does not know, or a statement that would begin a transaction, makes
-`Statements.execute` return None: the caller runs the statement on a cursor instead.
+What it keeps from psycopg: the connection (its lock, and on the main thread its
+`Connection.wait`, which cancels the query on Ctrl-C), and its exception classes
+(`psycopg.errors`), so that callers handle an error from here exactly as one from a
+cursor. A value of a type this module does not know, or a statement that would begin
+a transaction, makes `Statements.execute` return None: the caller runs the statement
+on a cursor instead.
+
+Off the main thread, a statement is one blocking libpq call (`PQexecPrepared`), which
+lets go of the interpreter lock once: sent, waited for and read in C. psycopg's way
+(send, wait, then read the result, in several calls) lets go of it and takes it back
+four or five times a statement, and with several threads each time may hand it to
+another and wait to get it back: two context switches each. Under W4's four threads
+the blocking call did 15% more commands a second, with a quarter fewer context
+switches (docs/benchmarks.md). The main thread keeps psycopg's wait, which on Ctrl-C
+cancels the statement on the server; a blocking call would hold the KeyboardInterrupt
+until the statement ends. Other threads never receive one, so they lose nothing.
 
 Each statement's rows are loaded by a `Transformer` of its own, whose loaders (by the
 result's column types, which a prepared statement never changes) are looked up on its
@@ -40,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -192,18 +204,26 @@ class Statements:
             self._check(self.connection.wait(_execute(pgconn)))
             self._prepared[name] = (now + interval, interval)
             self._transformers.pop(name, None)  # its columns' types may have changed
-        pgconn.send_query_prepared(statement.name, encoded, formats, _BINARY)
-        result: pq.abc.PGresult = self.connection.wait(_execute(pgconn))[-1]
-        if result.status not in _OK:
-            raise errors.error_from_result(result, encoding=self._encoding)
-        return result
+        if threading.get_ident() == threading.main_thread().ident:
+            pgconn.send_query_prepared(name, encoded, formats, _BINARY)
+            result: pq.abc.PGresult = self.connection.wait(_execute(pgconn))[-1]
+        else:
+            # A None is sent as NULL, as by send_query_prepared (psycopg's stub omits it).
+            result = pgconn.exec_prepared(name, encoded, formats, _BINARY)  # type: ignore[arg-type]
+        return self._check([result])
 
     def _check(self, results: list[pq.abc.PGresult]) -> pq.abc.PGresult:
+        """The last result, or its error: psycopg's class for its SQLSTATE, and
+        OperationalError for a lost connection (whose error has none)."""
         result = results[-1]
-        status = result.status
-        if status not in _OK:
-            raise errors.error_from_result(result, encoding=self._encoding)
-        return result
+        if result.status in _OK:
+            return result
+        error = errors.error_from_result(result, encoding=self._encoding)
+        if self._pgconn.status == pq.ConnStatus.BAD and not isinstance(
+            error, errors.OperationalError
+        ):
+            raise errors.OperationalError(str(error) or "the connection was lost")
+        raise error
 
 
 _ATTRIBUTE = "_retell_statements"
