@@ -23,7 +23,7 @@ lets go of the interpreter lock once: sent, waited for and read in C. psycopg's 
 (send, wait, then read the result, in several calls) lets go of it and takes it back
 four or five times a statement, and with several threads each time may hand it to
 another and wait to get it back: two context switches each. Under W4's four threads
-the blocking call did 15% more commands a second, with a quarter fewer context
+the blocking call did 10-15% more commands a second, with a quarter fewer context
 switches (docs/benchmarks.md). The main thread keeps psycopg's wait, which on Ctrl-C
 cancels the statement on the server; a blocking call would hold the KeyboardInterrupt
 until the statement ends. Other threads never receive one, so they lose nothing.
