@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -12,6 +15,8 @@ from psycopg import sql
 from retell import Aggregate, Application, event
 from retell.config import Environment
 from retell.postgres import Factory
+
+T = TypeVar("T")
 
 HOST = "127.0.0.1"
 PORT = 5432
@@ -80,3 +85,15 @@ def unique_name(prefix: str) -> str:
     theirs by name (``application_name`` is ``retell <name>``), and other work may
     share the server."""
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def on_other_thread(action: Callable[[], T]) -> T:
+    """What `action` returns (or raises) run on a thread other than the main one: there
+    the store sends each statement as one blocking libpq call, not with psycopg's wait."""
+
+    def call() -> T:
+        assert threading.current_thread() is not threading.main_thread()
+        return action()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import gc
-import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -20,7 +18,7 @@ from retell.persistence.records import StoredEvent
 from retell.postgres import libpq
 from retell.postgres.libpq import Statement, Statements, statements
 
-from .helpers import ADMIN_CONNINFO, make_factory
+from .helpers import ADMIN_CONNINFO, make_factory, on_other_thread
 
 
 @pytest.fixture
@@ -33,32 +31,24 @@ def connection(server: None) -> Iterator[psycopg.Connection[Any]]:
 
 
 class OnThread:
-    """`Statements.execute`, called from another thread than the main one (where each
-    statement is one blocking libpq call, not psycopg's wait)."""
+    """`Statements.execute`, called from a thread other than the main one."""
 
-    def __init__(self, run: Statements, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, run: Statements) -> None:
         self._run = run
-        self._pool = pool
 
     def execute(self, *args: Any) -> list[tuple[Any, ...]] | None:
-        def call() -> list[tuple[Any, ...]] | None:
-            assert threading.current_thread() is not threading.main_thread()
-            return self._run.execute(*args)
-
-        return self._pool.submit(call).result()
+        return on_other_thread(lambda: self._run.execute(*args))
 
 
 On = Callable[[Statements], Any]
 
 
 @pytest.fixture(params=["main thread", "other thread"])
-def on(request: pytest.FixtureRequest) -> Iterator[On]:
+def on(request: pytest.FixtureRequest) -> On:
     """Where a test's statements run: each way of waiting for the server is tested."""
     if request.param == "main thread":
-        yield lambda run: run
-        return
-    with ThreadPoolExecutor(1) as pool:
-        yield lambda run: OnThread(run, pool)
+        return lambda run: run
+    return OnThread
 
 
 INSERT = Statement("INSERT INTO t VALUES (%(id)s, %(n)s, %(s)s, %(b)b) RETURNING n, s")

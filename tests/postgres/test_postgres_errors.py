@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from uuid import uuid4
 
 import psycopg
@@ -28,6 +29,7 @@ from .helpers import (
     Dog,
     Kennel,
     make_factory,
+    on_other_thread,
     postgres_env,
     scalar,
     unique_name,
@@ -183,20 +185,23 @@ def test_corrupted_record_bytes_are_a_clear_error(schema: str) -> None:
             kennel.repository.get(rex.id)
 
 
-def test_a_statement_that_runs_too_long_is_cancelled(schema: str) -> None:
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_a_statement_that_runs_too_long_is_cancelled(schema: str, thread: str) -> None:
     factory = make_factory(schema, POSTGRES_STATEMENT_TIMEOUT="0.3", POSTGRES_LOCK_TIMEOUT="0")
     recorder = factory.application_recorder()
     table = sql.Identifier(schema, "tests_events")
+    read = partial(recorder.select_events, uuid4())
     try:
         with psycopg.connect(ADMIN_CONNINFO) as locker:
             locker.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
             with pytest.raises(OperationalError, match=r"POSTGRES_STATEMENT_TIMEOUT=0\.3"):
-                recorder.select_events(uuid4())
+                read() if thread == "main" else on_other_thread(read)
     finally:
         factory.close()
 
 
-def test_connections_closed_by_the_server_are_replaced(schema: str) -> None:
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_connections_closed_by_the_server_are_replaced(schema: str, thread: str) -> None:
     """What a restart does to idle pooled connections, without restarting: the next
     calls take live ones, reads and writes alike."""
 
@@ -215,8 +220,12 @@ def test_connections_closed_by_the_server_are_replaced(schema: str) -> None:
         assert killed >= 1
         time.sleep(0.1)
         rex = Dog("Rex")
-        pound.save(rex)
-        assert pound.repository.get(rex.id).name == "Rex"
+
+        def save_and_get() -> str:
+            pound.save(rex)
+            return pound.repository.get(rex.id).name
+
+        assert (save_and_get() if thread == "main" else on_other_thread(save_and_get)) == "Rex"
         assert [n.originator_id for n in pound.recorder.select_notifications(None, 10)] == [
             *(d.id for d in dogs),
             rex.id,
