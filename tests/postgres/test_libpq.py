@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import sys
 import time
+import types
 import weakref
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -229,3 +231,28 @@ def test_a_connection_and_its_statements_are_freed_together(server: None) -> Non
     del connection
     gc.collect()
     assert gone() is None
+
+
+def test_other_threads_wait_as_psycopg_does_once_gevent_has_patched_select(
+    connection: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blocking call would stop every greenlet of gevent's thread: psycopg's wait yields."""
+    run = statements(connection)
+    run.execute(SELECT, [uuid4()])  # prepared: what follows is the statement alone
+    waits: list[object] = []
+    wait = psycopg.Connection.wait
+
+    def counted(self: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
+        waits.append(args)
+        return wait(self, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "wait", counted)
+    assert on_other_thread(lambda: run.execute(SELECT, [uuid4()])) == []
+    assert waits == []  # one blocking call
+    gevent_monkey = types.ModuleType("gevent.monkey")
+    gevent_monkey.is_module_patched = lambda name: name == "select"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gevent.monkey", gevent_monkey)
+    assert on_other_thread(lambda: run.execute(SELECT, [uuid4()])) == []
+    assert len(waits) == 1
+    assert run.execute(SELECT, [uuid4()]) == []  # the main thread: psycopg's wait, always
+    assert len(waits) == 2

@@ -26,7 +26,8 @@ another and wait to get it back: two context switches each. Under W4's four thre
 the blocking call did 10-15% more commands a second, with a quarter fewer context
 switches (docs/benchmarks.md). The main thread keeps psycopg's wait, which on Ctrl-C
 cancels the statement on the server; a blocking call would hold the KeyboardInterrupt
-until the statement ends. Other threads never receive one, so they lose nothing.
+until the statement ends. Other threads never receive one, so they lose nothing. Under
+gevent every greenlet keeps psycopg's wait, which lets the others run meanwhile.
 
 Each statement's rows are loaded by a `Transformer` of its own, whose loaders (by the
 result's column types, which a prepared statement never changes) are looked up on its
@@ -51,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -204,12 +206,12 @@ class Statements:
             self._check(self.connection.wait(_execute(pgconn)))
             self._prepared[name] = (now + interval, interval)
             self._transformers.pop(name, None)  # its columns' types may have changed
-        if threading.get_ident() == threading.main_thread().ident:
-            pgconn.send_query_prepared(name, encoded, formats, _BINARY)
-            result: pq.abc.PGresult = self.connection.wait(_execute(pgconn))[-1]
-        else:
+        if _may_block():
             # A None is sent as NULL, as by send_query_prepared (psycopg's stub omits it).
             result = pgconn.exec_prepared(name, encoded, formats, _BINARY)  # type: ignore[arg-type]
+        else:
+            pgconn.send_query_prepared(name, encoded, formats, _BINARY)
+            result = self.connection.wait(_execute(pgconn))[-1]
         return self._check([result])
 
     def _check(self, results: list[pq.abc.PGresult]) -> pq.abc.PGresult:
@@ -224,6 +226,17 @@ class Statements:
         ):
             raise errors.OperationalError(str(error) or "the connection was lost")
         raise error
+
+
+def _may_block() -> bool:
+    """Whether this thread may wait for the server in one blocking libpq call: not on
+    the main thread (which a Ctrl-C reaches), nor under gevent, whose greenlets share a
+    thread that a blocking call would stop (psycopg's wait yields to them, as its own
+    wait functions do once gevent has patched `select`)."""
+    if threading.get_ident() == threading.main_thread().ident:
+        return False
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is None or not monkey.is_module_patched("select")
 
 
 _ATTRIBUTE = "_retell_statements"
