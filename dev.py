@@ -75,7 +75,9 @@ def example() -> None:
 
 def test(pytest_args: list[str]) -> None:
     ensure_venv()
-    run(BIN / "ruff", "check", "src", "tests", "benchmarks", "examples", "dev.py")
+    sources = ("src", "tests", "benchmarks", "examples", "dev.py")
+    run(BIN / "ruff", "check", *sources)
+    run(BIN / "ruff", "format", "--check", *sources)
     run(BIN / "mypy")
     run(PYTHON, "-m", "pytest", *pytest_args)
     run(BIN / "mkdocs", "build", "--strict", "--quiet", "--site-dir", ROOT / "build" / "site")

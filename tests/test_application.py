@@ -371,4 +371,4 @@ def test_reading_encrypted_events_without_the_key_says_so() -> None:
     plain.events.recorder = app.recorder
     with pytest.raises(TranscodingError, match="CIPHER_KEY"):
         plain.repository.get(dog_id)
-    assert repr(Aggregate()) .startswith("Aggregate(id=")
+    assert repr(Aggregate()).startswith("Aggregate(id=")

@@ -35,14 +35,18 @@ def test_file_lease_is_exclusive_between_holders(tmp_path: Path) -> None:
 def test_file_lease_is_released_when_its_process_is_killed(tmp_path: Path) -> None:
     path = str(tmp_path / "follower.lock")
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"""
+        [
+            sys.executable,
+            "-c",
+            f"""
 import sys, time
 from retell.persistence.leases import FileLease
 lease = FileLease("A", {path!r})
 assert lease.acquire()
 print("held", flush=True)
 time.sleep(60)
-"""],
+""",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -94,9 +94,7 @@ def test_manage_py_check_fails_on_them() -> None:
 def test_e007_projections_that_do_not_resolve() -> None:
     assert ids(RETELL_PROJECTIONS="tests.django.shop.domain.make_system") == ["retell.E007"]
     assert ids(RETELL_PROJECTIONS=["no.such.module.factory"]) == ["retell.E007"]
-    assert ids(RETELL_PROJECTIONS=["tests.django.shop.domain.make_system", 42]) == [
-        "retell.E007"
-    ]
+    assert ids(RETELL_PROJECTIONS=["tests.django.shop.domain.make_system", 42]) == ["retell.E007"]
     assert "does not import" in messages(RETELL_PROJECTIONS=["no.such.module.factory"])
 
 

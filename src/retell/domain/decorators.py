@@ -131,9 +131,7 @@ def compile_trigger(
         ):
             rendered.append("/")
     fields = "".join(f", {n}={n}" for n in names)
-    source = _TRIGGER_TEMPLATE.format(
-        name=func.__name__, params=", ".join(rendered), fields=fields
-    )
+    source = _TRIGGER_TEMPLATE.format(name=func.__name__, params=", ".join(rendered), fields=fields)
     namespace: dict[str, Any] = {}
     exec(source, namespace)
     trigger: Callable[..., None] = namespace["make"](event_class, defaults, now, base_trigger_event)

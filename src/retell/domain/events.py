@@ -52,9 +52,7 @@ def call_body(
         )
 
 
-def positional_start(
-    event_class: type, names: tuple[str, ...], positional: tuple[str, ...]
-) -> int:
+def positional_start(event_class: type, names: tuple[str, ...], positional: tuple[str, ...]) -> int:
     """Where a body's arguments start among the class's fields, if it can be called positionally.
 
     -1 when it cannot: keyword-only arguments, or fields in another order.

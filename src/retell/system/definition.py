@@ -111,6 +111,5 @@ class System:
             return self.classes[name]
         except KeyError:
             raise SystemDefinitionError(
-                f"the system has no application named {name!r}; it has "
-                f"{', '.join(self.order)}"
+                f"the system has no application named {name!r}; it has {', '.join(self.order)}"
             ) from None
