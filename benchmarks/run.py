@@ -211,6 +211,7 @@ def run_pgbench(seconds: int) -> dict[str, Any]:
                     file=sys.stderr,
                     flush=True,
                 )
+                fixtures.checkpoint_postgres()
                 tps = pgbench_tps(pgbench, script, clients, seconds, prepared=prepared)
                 if isinstance(tps, str):
                     return {"error": tps}
