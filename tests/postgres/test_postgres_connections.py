@@ -27,8 +27,8 @@ def name() -> str:
     return unique_name("Keep")
 
 
-def open_datastore(schema: str, name: str, pool_size: int) -> PostgresDatastore:
-    env = Environment(name, postgres_env(schema, POSTGRES_POOL_SIZE=str(pool_size)))
+def open_datastore(schema: str, name: str, pool_size: int, **more: str) -> PostgresDatastore:
+    env = Environment(name, postgres_env(schema, POSTGRES_POOL_SIZE=str(pool_size), **more))
     return PostgresDatastore(PostgresSettings.from_env(env))
 
 
@@ -127,6 +127,31 @@ def test_a_thread_that_waits_takes_a_connection_another_thread_keeps(
             done.set()
 
     assert in_threads(3, keep) == []
+
+
+def test_threads_that_ask_at_once_take_the_free_connection_and_a_kept_one(
+    schema: str, name: str
+) -> None:
+    """The main thread keeps one of two connections; two threads then ask at the same
+    moment, and each must get one: the pool's other, and the kept one. Once, both saw
+    the pool not yet used up, and the second waited for the pool until it timed out."""
+    store = open_datastore(schema, name, pool_size=2, POSTGRES_CONNECT_TIMEOUT="1")
+    try:
+        for _ in range(60):
+            store.read(backend)  # the main thread now keeps a connection
+            start = threading.Barrier(2)
+            both = threading.Barrier(2)
+
+            def hold(cursor: Cursor, both: threading.Barrier = both) -> None:
+                both.wait(timeout=10)
+
+            def ask(i: int, start: threading.Barrier = start) -> None:
+                start.wait(timeout=10)
+                store.read(hold)
+
+            assert in_threads(2, ask) == []
+    finally:
+        store.close()
 
 
 def test_a_kept_connection_the_server_closed_is_replaced(datastore: PostgresDatastore) -> None:

@@ -144,7 +144,8 @@ class PostgresDatastore:
         self._parked: dict[int, PooledConnection] = {}
         """Idle connections kept by threads, by their keepers' tokens (under `_lock`)."""
         self._out = 0
-        """Connections taken from the pool and not given back: in use, or parked."""
+        """Connections taken from the pool and not given back (in use, or parked), and
+        those being taken."""
         self._waiting = 0
         """Threads waiting for the pool: while any is, connections go back, not parked."""
         # After the new `_parked`: in a forked child, the keepers of the old `_local` die
@@ -320,6 +321,10 @@ class PostgresDatastore:
             if self._parked and self._out >= self.settings.pool_size:
                 return self._parked.popitem()[1]
             self._waiting += 1
+            # Counted now, not once the pool hands it over: a thread asking a moment
+            # later must see the pool used up and take a parked connection, or it
+            # would wait for the pool until it timed out.
+            self._out += 1
         taken = False
         try:
             connection = self._getconn()
@@ -328,8 +333,8 @@ class PostgresDatastore:
         finally:
             with self._lock:
                 self._waiting -= 1
-                if taken:
-                    self._out += 1
+                if not taken:
+                    self._out -= 1
 
     def _release(self, connection: PooledConnection) -> None:
         """Park this thread's connection for its next statement, or give it back to the pool."""
