@@ -8,6 +8,8 @@ another database than the application it projects.
 
 A `ProjectionRunner` runs a projection in a thread: it starts from the view's last
 position and follows the application's log live, through the store's subscription.
+It lives through the database going away (a restart, a crash, a failover): it waits
+and reads on from the view's last position. Any other error stops it.
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from retell.application.application import Application
 from retell.config import Environment, check_class_sizes, process_environ
 from retell.domain.events import DomainEvent
-from retell.errors import RetellError, RunnerError
+from retell.errors import OperationalError, RetellError, RunnerError
 from retell.persistence.factory import InfrastructureFactory
 from retell.persistence.recorders import Subscription, TrackingRecorder
 from retell.persistence.records import Notification, Tracking
 from retell.topics import get_topic
 
 logger = logging.getLogger("retell.projection")
+
+RETRY_SECONDS = (0.1, 2.0)
+"""The first and the longest pause before a runner reads again after the database
+went away (doubling in between)."""
 
 V = TypeVar("V", bound=TrackingRecorder)
 
@@ -105,15 +111,22 @@ class ProjectionRunner(Generic[V]):
         self.errors: list[BaseException] = []
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
+        self._proceed: Callable[[], bool] | None = None
 
     @property
     def leader_name(self) -> str:
         return self.app.name
 
-    def start(self) -> None:
-        """Catch up from the view's last position, then follow new events in a thread."""
+    def start(self, *, proceed: Callable[[], bool] | None = None) -> None:
+        """Catch up from the view's last position, then follow new events in a thread.
+
+        `proceed`, if given, is asked before each batch handed to the projection: once
+        it answers False, the runner stops following there, within one batch (a worker
+        asks whether it still holds the projection's lease).
+        """
         if self._thread is not None:
             raise RunnerError("the projection runner is already started")
+        self._proceed = proceed
         position = self.view.max_tracking_id(self.leader_name)
         self._subscription = self.app.recorder.subscribe(gt=position, topics=self.topics)
         self._thread = threading.Thread(
@@ -124,18 +137,44 @@ class ProjectionRunner(Generic[V]):
     def _run(self) -> None:
         subscription = self._subscription
         assert subscription is not None
-        try:
-            while page := subscription.take():
-                self._process(page)
-        except BaseException as error:
-            logger.error("projection %s stopped: %s", self.projection.name, error, exc_info=error)
-            self.errors.append(error)
+        pause = RETRY_SECONDS[0]
+        while True:
+            try:
+                while page := subscription.take():
+                    self._process(page)
+                    pause = RETRY_SECONDS[0]
+                return
+            except OperationalError as error:
+                # The database is away (a restart, a failover, a cut): wait, then read on
+                # from what the view recorded, which tracking makes exactly once.
+                logger.warning(
+                    "projection %s: %s; trying again in %s s", self.projection.name, error, pause
+                )
+                if subscription.pause(pause):
+                    return
+                pause = min(pause * 2, RETRY_SECONDS[1])
+                try:
+                    subscription.rewind(self.view.max_tracking_id(self.leader_name))
+                except OperationalError:
+                    continue
+            except BaseException as error:
+                logger.error(
+                    "projection %s stopped: %s", self.projection.name, error, exc_info=error
+                )
+                self.errors.append(error)
+                return
 
     def _process(self, notifications: Sequence[Notification]) -> None:
-        """Hand the notifications to the projection, `batch_size` at a time."""
+        """Hand the notifications to the projection, `batch_size` at a time, while
+        `proceed` (see `start`) lets it: when it does not, stop following."""
         decode, leader = self.app.mapper.to_domain_event, self.leader_name
-        size = self.projection.batch_size
+        size, proceed = self.projection.batch_size, self._proceed
         for start in range(0, len(notifications), size):
+            if proceed is not None and not proceed():
+                subscription = self._subscription
+                if subscription is not None:
+                    subscription.stop()  # the thread ends once this returns
+                return
             self.projection.process_events(
                 [(decode(n), Tracking(leader, n.id)) for n in notifications[start : start + size]]
             )
@@ -151,8 +190,9 @@ class ProjectionRunner(Generic[V]):
 
         Stops following while it runs, and follows again afterwards if it was.
         """
-        was_running = self._thread is not None
+        was_running, proceed = self._thread is not None, self._proceed
         self.stop(close=False)
+        self._proceed = None
         self.projection.reset_view()
         self.view.delete_tracking(self.leader_name)
         last = self.app.recorder.max_notification_id() or 0
@@ -171,7 +211,7 @@ class ProjectionRunner(Generic[V]):
         if progress is not None:
             progress(last, last)
         if was_running:
-            self.start()
+            self.start(proceed=proceed)
         return processed
 
     def stop(self, close: bool = True) -> None:

@@ -20,6 +20,7 @@ from django.db import transaction
 from retell.django import tables, wakeups
 from retell.django.database import Database
 from retell.errors import ConcurrencyError, IntegrityError, tracking_not_higher
+from retell.persistence.horizon import RememberedHorizon
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -144,14 +145,15 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
 class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
     """Events that also form the application's notification log.
 
-    Remembers the highest settled horizon it has seen (PostgreSQL): a position once
-    settled stays settled, so reading a backlog asks for a new horizon only when a
-    page comes back short of what was asked.
+    Remembers the highest settled horizon it has seen on the server it reads from
+    (PostgreSQL; `retell.persistence.horizon`), so reading a backlog asks for a new
+    horizon only when a page comes back short of what was asked, or when the
+    connection reached another server incarnation (after a crash or a failover).
     """
 
     def __init__(self, alias: str, application_name: str) -> None:
         super().__init__(alias, application_name, tables.EVENTS)
-        self._horizon = 0
+        self._horizon = RememberedHorizon()
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         one_statement = self.database.dialect.log_write_is_one_statement
@@ -186,7 +188,8 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
         end = None if stop is None else stop + 1  # exclusive
         dialect, name = self.database.dialect, self.application_name
         with self.database.read() as cursor:
-            known = self._horizon
+            connection = self.database.connection.connection
+            known = self._horizon.below(connection)
             found: list[Notification] = []
             if first < known:
                 below = _lower(end, known)
@@ -195,9 +198,10 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
                 )
                 if len(found) == limit or (end is not None and end <= known):
                     return found
-            horizon = dialect.horizon(cursor)  # a statement before the next one's snapshot
-            if horizon is not None:
-                self._horizon = max(self._horizon, horizon)
+            answer = dialect.horizon(cursor)  # a statement before the next one's snapshot
+            if answer is not None:
+                horizon, server = answer
+                self._horizon.learn(connection, horizon, server)
                 end = _lower(end, horizon)
             first = max(first, known)
             if end is not None and end <= first:
@@ -209,7 +213,8 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
     def max_notification_id(self) -> int | None:
         dialect = self.database.dialect
         with self.database.read() as cursor:
-            horizon = dialect.horizon(cursor)
+            answer = dialect.horizon(cursor)
+            horizon = None if answer is None else answer[0]
             return dialect.max_notification_id(cursor, self.application_name, horizon)
 
 

@@ -170,6 +170,20 @@ class Subscription(Iterator[Notification]):
         self._last = notification.id
         return notification
 
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds`, or less if stopped meanwhile; whether it was stopped."""
+        deadline = time.monotonic() + seconds
+        while not self._stopped and (left := deadline - time.monotonic()) > 0:
+            self._news.wait(left)
+            self._news.clear()
+        return self._stopped
+
+    def rewind(self, position: int | None) -> None:
+        """Read on from after `position`, forgetting what was read beyond it: after a
+        failure, from the position a follower last recorded."""
+        self._buffer.clear()
+        self._last = position or 0
+
     def take(self) -> list[Notification]:
         """The next notification and every other one already read: waits like `next`,
         and returns an empty list once stopped.

@@ -33,6 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from retell.persistence.horizon import INCARNATION
 from retell.persistence.records import Notification, StoredEvent, Tracking
 from retell.postgres.libpq import Statement, statements
 from retell.postgres.names import TableNames, with_parameters
@@ -158,7 +159,10 @@ class NotificationLog(EventTable):
             self.insert_tracked = cte + self.insert
             self.insert_one_tracked = Statement(cte + self.insert_one.query)
         self.horizon = Statement(
-            _render("SELECT {schema}.retell_settled_horizon({sequence}::regclass)", **names)
+            _render(
+                "SELECT {schema}.retell_settled_horizon({sequence}::regclass), " + INCARNATION,
+                **names,
+            )
         )
         select = (
             "SELECT " + _COLUMNS + ", notification_id FROM {table} "
@@ -289,15 +293,16 @@ def select_events(
     return [StoredEvent(originator_id, *row) for row in _run(cursor, query, params)]
 
 
-def settled_horizon(cursor: Cursor, log: NotificationLog) -> int:
-    """The lowest position that may still be taken by a transaction in flight.
+def settled_horizon(cursor: Cursor, log: NotificationLog) -> tuple[int, str]:
+    """The lowest position that may still be taken by a transaction in flight, and the
+    server incarnation it holds on (`retell.persistence.horizon`).
 
     Every position below it is settled: its event is committed, and visible to any
     snapshot taken from now on, or it will never exist. Run the query that relies on
     it as a *later statement*, never in the same snapshot.
     """
-    horizon: int = _run(cursor, log.horizon, ())[0][0]
-    return horizon
+    horizon, server = _run(cursor, log.horizon, ())[0]
+    return horizon, server
 
 
 def select_notifications(

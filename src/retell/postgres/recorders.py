@@ -1,10 +1,10 @@
 """The recorders of the PostgreSQL store: the protocol of `retell.postgres.protocol`,
 run on the pooled connections of a `PostgresDatastore`.
 
-A reader remembers the highest settled horizon it has seen (it only ever grows: a
-position once settled stays settled), so reading a backlog page by page costs one
-query per page; only a page that ends short of `limit` at the remembered horizon
-asks for a new one.
+A reader remembers the highest settled horizon it has seen on the server it is
+connected to (`retell.persistence.horizon`), so reading a backlog page by page costs
+one query per page; only a page that ends short of `limit` at the remembered
+horizon, or a connection to another server incarnation, asks for a new one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from uuid import UUID
 
 from psycopg.rows import tuple_row
 
+from retell.persistence.horizon import RememberedHorizon
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -82,8 +83,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def __init__(self, datastore: PostgresDatastore, log: NotificationLog) -> None:
         super().__init__(datastore, log)
         self._log = log
-        self._settled = 1
-        """Every position below this one is settled (the highest horizon seen so far)."""
+        self._settled = RememberedHorizon()
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         return self._insert(stored_events, None)
@@ -121,7 +121,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self, cursor: Cursor, first: int, end: int | None, limit: int, topics: Sequence[str]
     ) -> list[Notification]:
         """Read below the remembered horizon; ask for a new one only where that falls short."""
-        horizon = self._settled
+        horizon = self._settled.below(cursor.connection)
         refreshed = first >= horizon
         if refreshed:
             horizon = self._refresh(cursor)
@@ -138,8 +138,8 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         return page
 
     def _refresh(self, cursor: Cursor) -> int:
-        horizon = protocol.settled_horizon(cursor, self._log)
-        self._settled = max(self._settled, horizon)
+        horizon, server = protocol.settled_horizon(cursor, self._log)
+        self._settled.learn(cursor.connection, horizon, server)
         return horizon
 
     def max_notification_id(self) -> int | None:

@@ -129,8 +129,9 @@ class Dialect:
 
     # Reads
 
-    def horizon(self, cursor: Any) -> int | None:
-        """The position below which the log is settled; None: all committed rows are."""
+    def horizon(self, cursor: Any) -> tuple[int, str] | None:
+        """The position below which the log is settled, and the server incarnation it
+        holds on (`retell.persistence.horizon`); None: all committed rows are settled."""
         return None
 
     def select_events(

@@ -28,6 +28,7 @@ from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from retell.django import tables
 from retell.django.dialects.base import Dialect
+from retell.persistence.horizon import INCARNATION
 from retell.persistence.records import StoredEvent
 
 if is_psycopg3:
@@ -197,10 +198,13 @@ class PostgresDialect(Dialect):
         )
         return sorted(row[0] for row in cursor.fetchall())
 
-    def horizon(self, cursor: Any) -> int | None:
-        cursor.execute("SELECT retell_settled_horizon(%s::regclass)", (self.sequence(cursor),))
-        (horizon,) = cursor.fetchone()
-        return int(horizon)
+    def horizon(self, cursor: Any) -> tuple[int, str] | None:
+        cursor.execute(
+            "SELECT retell_settled_horizon(%s::regclass), " + INCARNATION,
+            (self.sequence(cursor),),
+        )
+        horizon, server = cursor.fetchone()
+        return int(horizon), server
 
 
 def create_functions(schema_editor: Any) -> None:
