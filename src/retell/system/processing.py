@@ -91,12 +91,16 @@ class ProcessApplication(Application):
         stop: int | None = None,
         *,
         on_recorded: Callable[[int], None] | None = None,
+        proceed: Callable[[], bool] | None = None,
     ) -> int:
         """Process the leader's events from `start` (default: after the last processed)
         to `stop` (default: the end of its log now). Returns how many were processed.
 
         `on_recorded` is called with the number of upstream events each time some are
         recorded: after a failure, those recorded before it stay recorded.
+
+        `proceed`, if given, is asked before each batch: once it answers False,
+        processing stops there (a worker asks whether it still holds its lease).
         """
         leader = self._leader(leader_name)
         last = self.recorder.max_tracking_id(leader_name)
@@ -107,9 +111,12 @@ class ProcessApplication(Application):
             page = leader.log.select(position, self.page_size, stop, self._topic_names)
             if not page:
                 return processed
-            processed += self.process_notifications(
-                leader_name, page, leader.mapper, on_recorded=on_recorded
+            recorded, finished = self._process_run(
+                leader_name, page, leader.mapper, on_recorded, proceed
             )
+            processed += recorded
+            if not finished:
+                return processed
             position = page[-1].id + 1
 
     def process_notification(
@@ -129,29 +136,52 @@ class ProcessApplication(Application):
         mapper: Mapper | None = None,
         *,
         on_recorded: Callable[[int], None] | None = None,
+        proceed: Callable[[], bool] | None = None,
     ) -> int:
         """Process upstream notifications in order, `batch_size` per transaction.
 
         Returns how many were recorded: those another process had recorded first are
-        not. `mapper` decodes them (default: this application's).
+        not. `mapper` decodes them (default: this application's). `proceed`: as for
+        `pull_and_process`, asked before each batch; the rest are left unprocessed.
         """
+        return self._process_run(leader_name, notifications, mapper, on_recorded, proceed)[0]
+
+    def _process_run(
+        self,
+        leader_name: str,
+        notifications: Sequence[Notification],
+        mapper: Mapper | None,
+        on_recorded: Callable[[int], None] | None,
+        proceed: Callable[[], bool] | None,
+    ) -> tuple[int, bool]:
+        """How many were recorded, and whether all were processed (not stopped by `proceed`)."""
         remaining = notifications
         recorded = 0
+        finished = True
         while remaining:
             batch = Batch(self, leader_name, on_recorded)
             try:
-                self._process(batch, remaining, mapper or self.mapper)
+                finished = self._process(batch, remaining, mapper or self.mapper, proceed)
                 remaining = ()
             except Overtaken as overtaken:
                 remaining = [n for n in remaining if n.id > overtaken.position]
             recorded += batch.recorded
-        return recorded
+        return recorded, finished
 
-    def _process(self, batch: Batch, notifications: Iterable[Notification], mapper: Mapper) -> None:
-        """Run the policy on each notification, recording `batch_size` at a time."""
+    def _process(
+        self,
+        batch: Batch,
+        notifications: Iterable[Notification],
+        mapper: Mapper,
+        proceed: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Run the policy on each notification, recording `batch_size` at a time; False
+        if `proceed`, asked before each batch, stopped it first."""
         leader_name = batch.leader_name
         with self.repository.unrecorded(batch):
             for notification in notifications:
+                if not batch.size and proceed is not None and not proceed():
+                    return False
                 domain_event = mapper.to_domain_event(notification)
                 processing = ProcessingEvent(Tracking(leader_name, notification.id), domain_event)
                 try:
@@ -169,6 +199,7 @@ class ProcessApplication(Application):
                 if batch.add(processing) or alone or batch.size >= self.batch_size:
                     batch.flush()
             batch.flush()
+        return True
 
     def save(self, *aggregates: Aggregate) -> list[Recording]:
         """Save now, outside the tracking transaction (a policy should collect instead).

@@ -9,11 +9,17 @@ another takes over within about that long. Exactly-once does not rest on the lea
 alone: a position is recorded with the follower's writes, and a second attempt at
 it is refused by the store.
 
+The holder asks whether it still holds its lease before each batch (each transaction
+of a follower's, each run handed to a projection), when catching up as well as live,
+and at least every `lease_check_interval` seconds when idle: the lease can be lost
+while the process lives on (its connection cut, say), and a standby then takes it
+within `takeover_interval`. So a worker that lost its lease runs at most the rest of
+the batch in hand beside the new holder. It then stands by for `takeover_interval`
+before asking again, which gives a standby that has been asking the first turn.
+
 Projections (`retell.projection.ProjectionRunner`) run the same way, one lease each
-(``retell-projection:NAME``, from the view's store): while a worker holds it, the
-projection runner follows the application's log; when the lease is lost, or the
-worker stops, it stops after the run of events in hand. A rebuild takes the same lease, so
-it never races a worker.
+(``retell-projection:NAME``, from the view's store). A rebuild takes the same lease,
+so it never races a worker.
 """
 
 from __future__ import annotations
@@ -176,8 +182,9 @@ class Worker(Runner):
                 delay = min(delay * 2, self.max_retry_delay)
             finally:
                 lease.release()
-            if self.states[name] == "active":
+            if self.states[name] == "active":  # the lease was lost: a standby's turn first
                 self.states[name] = "standby"
+                self._stopping.wait(self.takeover_interval)
         self.states[name] = "stopped"
 
     def _following(self, follower: ProcessApplication) -> Work:
@@ -187,17 +194,21 @@ class Worker(Runner):
         return lambda held: self._project_while_held(runner, held)
 
     def _project_while_held(self, runner: ProjectionRunner[Any], held: Callable[[], bool]) -> None:
-        """Run the projection runner until stopped, the lease is lost, or it fails."""
+        """Run the projection runner until stopped, the lease is lost, or it fails.
+
+        The runner asks about the lease before each batch, so that it stops within one
+        batch of losing it, even in the middle of a backlog.
+        """
+        proceed, lost = self._asking(held)
         runner.errors.clear()
-        runner.start()
+        runner.start(proceed=proceed)
         try:
-            while not self._stopping.is_set() and not runner.errors:
-                if not held():
-                    logger.warning("%s: lease lost; standing by", runner.projection.name)
-                    return
+            while not runner.errors and proceed():
                 self._stopping.wait(self.lease_check_interval)
         finally:
             runner.stop(close=False)
+            if lost.is_set():
+                logger.warning("%s: lease lost; standing by", runner.projection.name)
         if runner.errors:
             error = runner.errors[0]
             if isinstance(error, RetellError):
@@ -205,47 +216,74 @@ class Worker(Runner):
             raise RunnerError(f"projection {runner.projection.name} failed: {error}") from error
 
     def _process_while_held(self, follower: ProcessApplication, held: Callable[[], bool]) -> None:
-        """Follow every leader until stopped, the lease is lost, or processing fails."""
+        """Follow every leader until stopped, the lease is lost, or processing fails.
+
+        The lease is asked about before each batch, while catching up too: a worker
+        whose lease was lost stops within one batch, not once it has caught up.
+        """
+        proceed, lost = self._asking(held)
         lock = threading.Lock()
         failures: list[BaseException] = []
-        subscriptions: list[Subscription] = []
+        subscriptions: dict[str, Subscription] = {}
         threads: list[threading.Thread] = []
-        for leader_name in self.system.follows[follower.name]:
-            leader = self.apps[leader_name]
-            follower.pull_and_process(leader_name)  # catch up, and check the position
-            subscription = leader.recorder.subscribe(
-                gt=follower.recorder.max_tracking_id(leader_name),
-                topics=follower._topic_names,
-            )
-            subscriptions.append(subscription)
 
-            def follow(name: str = leader_name, notifications: Subscription = subscription) -> None:
-                mapper = self.apps[name].mapper
-                try:
-                    while page := notifications.take():  # all that came: recorded together
-                        with lock:
-                            follower.process_notifications(name, page, mapper)
-                except BaseException as error:
-                    failures.append(error)
+        def follow(name: str, notifications: Subscription) -> None:
+            mapper = self.apps[name].mapper
+            try:
+                while page := notifications.take():  # all that came: recorded together
+                    with lock:
+                        follower.process_notifications(name, page, mapper, proceed=proceed)
+                    if self._stopping.is_set() or lost.is_set():
+                        return
+            except BaseException as error:
+                failures.append(error)
 
-            threads.append(threading.Thread(target=follow, daemon=True))
-        for thread in threads:
-            thread.start()
         try:
-            while not self._stopping.is_set() and not failures:
-                if not held():
-                    logger.warning("%s: lease lost; standing by", follower.name)
+            for leader_name in self.system.follows[follower.name]:
+                # Catch up (and check the position), then follow what comes after.
+                follower.pull_and_process(leader_name, proceed=proceed)
+                if self._stopping.is_set() or lost.is_set():
                     return
-                if not all(thread.is_alive() for thread in threads):
+                subscriptions[leader_name] = self.apps[leader_name].recorder.subscribe(
+                    gt=follower.recorder.max_tracking_id(leader_name),
+                    topics=follower._topic_names,
+                )
+            for name, subscription in subscriptions.items():
+                thread = threading.Thread(target=follow, args=(name, subscription), daemon=True)
+                threads.append(thread)
+                thread.start()
+            while not failures and all(thread.is_alive() for thread in threads):
+                if not proceed():
                     break
                 self._stopping.wait(self.lease_check_interval)
         finally:
-            for subscription in subscriptions:
+            for subscription in subscriptions.values():
                 subscription.stop()
             for thread in threads:
                 thread.join(timeout=30)
+            if lost.is_set():
+                logger.warning("%s: lease lost; standing by", follower.name)
         if failures:
             raise failures[0]
+
+    def _asking(self, held: Callable[[], bool]) -> tuple[Callable[[], bool], threading.Event]:
+        """Whether to go on (not stopping, and the lease still held), asked by the
+        follower before each batch; and an event set once the lease was found lost.
+
+        One question at a time: a lease's connection serves one thread at a time.
+        """
+        lock = threading.Lock()
+        lost = threading.Event()
+
+        def proceed() -> bool:
+            if self._stopping.is_set() or lost.is_set():
+                return False
+            with lock:
+                if not lost.is_set() and not held():
+                    lost.set()
+            return not lost.is_set()
+
+        return proceed, lost
 
     def status(self, *, count: bool = False) -> list[FollowerStatus]:
         """Each follower's and projection's position, its leader's, and the lag between
