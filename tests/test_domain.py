@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 from datetime import UTC, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -11,7 +13,7 @@ import pytest
 
 from retell import Aggregate, event
 from retell.domain import AggregateCreated, AggregateEvent
-from retell.errors import EventError
+from retell.errors import ArgumentError, EventError, RetellError
 from retell.topics import get_topic, resolve_topic
 
 
@@ -288,6 +290,16 @@ def test_event_rejects_what_is_not_a_name_or_class() -> None:
         event(42)  # type: ignore[call-overload]
 
 
+@pytest.mark.parametrize("name", ["", "Trick Added", "Dog.Trick", "class", "1st"])
+def test_event_names_that_cannot_name_a_class_are_refused(name: str) -> None:
+    with pytest.raises(EventError, match=rf"@event\({name!r}\) on .*Bad\.act: .*identifier"):
+
+        class Bad(Aggregate):
+            @event(name)
+            def act(self) -> None:
+                pass
+
+
 def test_create_id_must_return_a_uuid() -> None:
     class Bad(Aggregate):
         @staticmethod
@@ -351,3 +363,72 @@ def test_an_overridden_trigger_event_is_still_called() -> None:
     dog = Audited("Rex")
     dog.add_trick("sit")
     assert Audited.triggered == ["TrickAdded"] and dog.tricks == ["sit"]
+
+
+def _stamp(func: Any) -> Any:
+    func.stamped = True  # a decorator under @event that marks the function
+    return func
+
+
+class Documented(Aggregate):
+    @event("Noted")
+    @_stamp
+    def note(self, text: str, at: datetime | None = None) -> None:
+        """Note something down."""
+        self.text = text
+
+    @event("Renamed")
+    def rename(self, now: int) -> None:  # `now` clashes with the generated code's names
+        """Rename it."""
+        self.now = now
+
+
+def test_triggers_keep_what_functools_wraps_keeps() -> None:
+    body = Documented.Noted._apply_body
+    assert body is not None
+    for trigger, name, hints in (
+        (Documented.note, "note", {"text": str, "at": datetime | None, "return": type(None)}),
+        (Documented.rename, "rename", {"now": int, "return": type(None)}),
+    ):
+        assert trigger.__module__ == __name__
+        assert trigger.__name__ == name
+        assert trigger.__qualname__ == f"Documented.{name}"
+        assert trigger.__doc__ == trigger.__wrapped__.__doc__  # type: ignore[attr-defined]
+        assert typing.get_type_hints(trigger) == hints
+        assert trigger.__annotations__ == trigger.__wrapped__.__annotations__  # type: ignore[attr-defined]
+        assert str(inspect.signature(trigger)) == str(inspect.signature(trigger.__wrapped__))  # type: ignore[attr-defined]
+    assert (Documented.note.__doc__, Documented.rename.__doc__) == (
+        "Note something down.",
+        "Rename it.",
+    )
+    assert Documented.note.__wrapped__ is body  # type: ignore[attr-defined]
+    assert Documented.note.stamped is True  # type: ignore[attr-defined]
+    assert Documented.note.event_class is Documented.Noted  # type: ignore[attr-defined]
+    assert str(inspect.signature(Documented.note)) == (
+        "(self, text: 'str', at: 'datetime | None' = None) -> 'None'"
+    )
+    doc = Documented()
+    doc.note("hello")
+    doc.rename(2)
+    assert (doc.text, doc.now, doc.version) == ("hello", 2, 3)
+
+
+def test_an_aggregate_without_init_refuses_positional_arguments() -> None:
+    class Counter(Aggregate):
+        pass
+
+    for call in (lambda: Counter(42), lambda: Counter(count=42)):
+        with pytest.raises(ArgumentError, match=r"Counter\(\).*Counter has no __init__") as error:
+            call()
+        assert isinstance(error.value, TypeError) and isinstance(error.value, RetellError)
+        assert "Counter an __init__ that takes them" in str(error.value)
+    chosen = uuid4()
+    assert Counter().version == 1 and Counter(id=chosen).id == chosen
+
+    class Opened(Aggregate):  # no __init__, but an explicit Created class with a field
+        class Started(Aggregate.Created):
+            by: str
+
+    with pytest.raises(ArgumentError, match=r"takes no positional.*fields by name \(by\)"):
+        Opened("Ann")
+    assert Opened(by="Ann").collect_events()[0].by == "Ann"  # type: ignore[attr-defined]

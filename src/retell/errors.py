@@ -10,6 +10,7 @@ handles `OperationalError` works the same on each of them:
     ├── TopicError                  a topic that names no importable class
     ├── AggregateNotFound           no aggregate with that id (also a LookupError)
     ├── EventError                  an event that cannot be applied (wrong id or version)
+    ├── ArgumentError               arguments an aggregate class does not take (also a TypeError)
     ├── TranscodingError            a value that cannot be encoded, or bytes that cannot be decoded
     ├── CipherError                 a wrong key, or a record whose bytes were tampered with
     ├── WaitTimeout                 waiting for a position that did not arrive in time
@@ -53,6 +54,13 @@ class AggregateNotFound(RetellError, LookupError):
 
 class EventError(RetellError):
     """An event cannot be applied to the aggregate it is given."""
+
+
+class ArgumentError(RetellError, TypeError):
+    """An aggregate class was called with arguments it does not take.
+
+    Also a `TypeError`, which is what Python raises for such calls to plain functions.
+    """
 
 
 class TranscodingError(RetellError):

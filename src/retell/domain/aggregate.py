@@ -8,6 +8,7 @@ never disagree.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from datetime import datetime
@@ -29,7 +30,7 @@ from retell.domain.events import (
     positional_start,
     utcnow,
 )
-from retell.errors import EventError
+from retell.errors import ArgumentError, EventError
 from retell.topics import get_topic, register_topic
 
 A = TypeVar("A", bound="Aggregate")
@@ -64,8 +65,40 @@ class AggregateMeta(type):
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         aggregate_class: type[Aggregate] = cls  # type: ignore[assignment]
         binder = aggregate_class._init_binder
-        fields = binder.bind(args, kwargs) if binder else dict(kwargs)
+        if binder is not None:
+            fields = binder.bind(args, kwargs)
+        else:
+            if args or (kwargs and not kwargs.keys() <= _creation_keywords(aggregate_class)):
+                raise _without_init_error(aggregate_class, args, kwargs)
+            fields = kwargs
         return aggregate_class._create(aggregate_class._created_class, **fields)
+
+
+def _creation_keywords(cls: type[Aggregate]) -> set[str]:
+    """What an aggregate class without __init__ can be called with: its Created's fields, id."""
+    return set(cls._created_class.__struct_fields__) - _BASE_FIELDS | {"id"}
+
+
+def _without_init_error(
+    cls: type[Aggregate], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> ArgumentError:
+    name = cls.__qualname__
+    names = sorted(_creation_keywords(cls) - {"id"})
+    if args:
+        given = "1 was" if len(args) == 1 else f"{len(args)} were"
+        problem = f"{name}() takes no positional arguments but {given} given"
+    else:
+        unknown = sorted(set(kwargs) - _creation_keywords(cls))
+        problem = f"{name}() got unexpected keyword arguments {unknown}"
+    if names:
+        takes = f"it takes its Created event's fields by name ({', '.join(names)}) and id"
+    else:
+        takes = "it takes only id, by name"
+    return ArgumentError(
+        f"{problem}: {name} has no __init__, so {takes}. To create it from other "
+        f"arguments, give {name} an __init__ that takes them (decorated with @event to "
+        "name its Created event) and stores them on self."
+    )
 
 
 class Aggregate(metaclass=AggregateMeta):
@@ -339,9 +372,8 @@ def _make_trigger(
 
     compiled = compile_trigger(func, event_class, utcnow, Aggregate.trigger_event)
     trigger: Any = compiled or bound_trigger  # compiled is None if a name would clash
-    trigger.__name__ = func.__name__
-    trigger.__qualname__ = func.__qualname__
-    trigger.__doc__ = func.__doc__
-    trigger.__wrapped__ = func
+    # The method's module, names, docstring and annotations, for get_type_hints(),
+    # inspect.signature() and documentation tools.
+    functools.update_wrapper(trigger, func)
     trigger.event_class = event_class
     return trigger  # type: ignore[no-any-return]

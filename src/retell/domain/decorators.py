@@ -9,11 +9,12 @@ trigger. Binding call arguments uses a precomputed plan instead of
 from __future__ import annotations
 
 import inspect
+import keyword
 import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from retell.errors import EventError
+from retell.errors import ArgumentError, EventError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,24 +43,24 @@ class ArgumentBinder:
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         if len(args) > len(self.positional):
-            raise TypeError(
+            raise ArgumentError(
                 f"{self.qualname}() takes {len(self.positional)} positional arguments "
                 f"but {len(args)} were given"
             )
         fields = dict(zip(self.positional, args, strict=False))
         for name, value in kwargs.items():
             if name in fields:
-                raise TypeError(f"{self.qualname}() got multiple values for argument {name!r}")
+                raise ArgumentError(f"{self.qualname}() got multiple values for argument {name!r}")
             fields[name] = value
         if len(fields) != len(self.names):
             for name in self.names:
                 if name not in fields:
                     if name not in self.defaults:
-                        raise TypeError(f"{self.qualname}() missing argument {name!r}")
+                        raise ArgumentError(f"{self.qualname}() missing argument {name!r}")
                     fields[name] = self.defaults[name]
         if len(fields) != len(self.names):
             unknown = sorted(set(fields) - set(self.names))
-            raise TypeError(f"{self.qualname}() got unexpected keyword arguments {unknown}")
+            raise ArgumentError(f"{self.qualname}() got unexpected keyword arguments {unknown}")
         return fields
 
 
@@ -144,6 +145,13 @@ class EventDecorator:
     def __init__(self, func: Callable[..., Any], spec: EventSpec) -> None:
         if not inspect.isfunction(func):
             raise EventError(f"@event decorates methods, not {func!r}")
+        if isinstance(spec, str) and (not spec.isidentifier() or keyword.iskeyword(spec)):
+            problem = "an event class needs a name" if not spec else "that is not a usable name"
+            raise EventError(
+                f"@event({spec!r}) on {func.__qualname__}: {problem}. The event class becomes "
+                "an attribute of the aggregate class, so name it with a Python identifier, "
+                "such as 'TrickAdded', or use a bare @event to name it after the method."
+            )
         self.func = func
         self.spec = spec
 

@@ -12,7 +12,9 @@ import msgspec
 from retell import topics
 from retell.cipher import Cipher
 from retell.compressor import Compressor
+from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
+from retell.errors import TopicError, TranscodingError
 from retell.persistence.records import StoredEvent
 from retell.persistence.transcoder import Transcoder
 from retell.topics import get_topic, resolve_topic
@@ -58,21 +60,57 @@ class Mapper:
             decoders = self._decoders
             try:
                 return [decoders[s.topic](s.state) for s in stored_events]
-            except (KeyError, msgspec.ValidationError, msgspec.DecodeError):
+            except (
+                KeyError,
+                msgspec.ValidationError,
+                msgspec.DecodeError,
+                TranscodingError,
+                TopicError,
+            ):
                 pass  # a topic not met yet, or an event the fast decoder cannot take
         return [self._decode_carefully(stored) for stored in stored_events]
 
     def _decode_carefully(self, stored: StoredEvent) -> DomainEvent:
+        """Decode one event; errors name the record (topic, aggregate id, version)."""
         data = stored.state
         if self.cipher is not None:
             data = self.cipher.decrypt(data)
         if self.compressor is not None:
             data = self.compressor.decompress(data)
-        cls = resolve_topic(stored.topic)
-        decode = self._decoders.get(stored.topic)
-        if decode is None:
-            decode = self._decoders[stored.topic] = self.transcoder.fast_decoder(cls)
         try:
-            return decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return self.transcoder.decode(cls, data)  # handles it, or says what is wrong
+            cls = resolve_topic(stored.topic)
+            decode = self._decoders.get(stored.topic)
+            if decode is None:
+                if not (isinstance(cls, type) and issubclass(cls, DomainEvent)):
+                    raise TranscodingError(
+                        f"its topic names {_describe(cls)}, which is not an event class. "
+                        "The record's topic was changed, or the topic now names another "
+                        "class: correct the record's topic, or register its event class "
+                        "under the stored topic with retell.topics.register_topic(topic, "
+                        "EventClass)."
+                    )
+                decode = self._decoders[stored.topic] = self.transcoder.fast_decoder(cls)
+            try:
+                return decode(data)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return self.transcoder.decode(cls, data)  # handles it, or says what is wrong
+        except TopicError as error:
+            raise TopicError(f"{_where(stored)}: {error}") from error
+        except TranscodingError as error:
+            raise TranscodingError(f"{_where(stored)}: {error}") from error
+
+
+def _where(stored: StoredEvent) -> str:
+    """The record, as an error names it: only made on errors, since str(UUID) is slow."""
+    return (
+        f"the stored event at version {stored.originator_version} of aggregate "
+        f"{stored.originator_id} (topic {stored.topic!r}) cannot be read"
+    )
+
+
+def _describe(obj: object) -> str:
+    """A class as ``module.QualifiedName`` (saying if it is an aggregate), else its repr."""
+    if not isinstance(obj, type):
+        return repr(obj)
+    name = f"{obj.__module__}.{obj.__qualname__}"
+    return f"the aggregate class {name}" if issubclass(obj, Aggregate) else f"the class {name}"

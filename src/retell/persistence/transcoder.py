@@ -12,6 +12,15 @@ Two paths:
   anything: their values are written in a tagged form (``{"__t": "uuid", "v": ...}``)
   so that a UUID comes back a UUID, not a string.
 
+JSON has no NaN or infinity, and msgspec writes them as ``null``. In loosely typed
+fields they are tagged like any other value (``{"__t": "float", "v": "nan"}``). In
+precisely typed fields the fast path stays as it is: an event is looked at again
+only when reading its bytes back fails (a ``null`` in a ``float`` field), or when
+they hold a ``null`` where None and a float are both allowed (``float | None``). If
+a non-finite float is there, the fields holding one are written in the tagged form
+and named in a ``"__f"`` key, which the fast decoder refuses as unknown and the
+careful one reads.
+
 Other types are registered with `Transcoder.register`, for both paths.
 
 When an event class's `class_version` is above 1, the version is written in front
@@ -25,6 +34,7 @@ import base64
 import dataclasses
 import enum
 import functools
+import math
 import typing
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -42,11 +52,22 @@ from retell.topics import get_topic, resolve_topic
 T = TypeVar("T")
 
 _TAG = "__t"
+_FLOAT_FIELDS = "__f"  # names the precisely typed fields written in the tagged form
 _VERSION_PREFIX = b'{"_v":'
-_PLAIN: frozenset[type] = frozenset({str, int, float, bool, NoneType})
+_PLAIN: frozenset[type] = frozenset({str, int, bool, NoneType})  # float: see _tag
 _PRECISE_LEAVES: frozenset[Any] = frozenset(
     {str, int, float, bool, NoneType, bytes, UUID, datetime, date, time, Decimal}
 )
+_FLOATLESS_LEAVES: frozenset[Any] = _PRECISE_LEAVES - {float}
+_NO_FLOAT, _FLOAT, _NULL_FLOAT = 0, 1, 2  # what an annotation can hold: see _float_kind
+_JSON_NAMES: dict[type, str] = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    NoneType: "null",
+}
 _BUILTIN_TAGS = frozenset(
     {
         "uuid",
@@ -61,6 +82,7 @@ _BUILTIN_TAGS = frozenset(
         "dict",
         "enum",
         "object",
+        "float",
     }
 )
 
@@ -73,13 +95,26 @@ class _CustomType:
 
 
 class _ClassCodec:
-    """How one event class is decoded: its loosely typed fields, or else a typed decoder."""
+    """How one event class is coded: its loosely typed fields, or else a typed decoder.
 
-    __slots__ = ("decoder", "loose")
+    `floats` names the precisely typed fields whose values can hold a float, where a
+    NaN or an infinity would be written as ``null``; `null_floats` is true when such
+    a ``null`` could also be read back as None, rather than be refused.
+    """
 
-    def __init__(self, decoder: msgspec.json.Decoder[Any] | None, loose: tuple[str, ...]) -> None:
+    __slots__ = ("decoder", "floats", "loose", "null_floats")
+
+    def __init__(
+        self,
+        decoder: msgspec.json.Decoder[Any] | None,
+        loose: tuple[str, ...],
+        floats: tuple[str, ...],
+        null_floats: bool,
+    ) -> None:
         self.decoder = decoder
         self.loose = loose
+        self.floats = floats
+        self.null_floats = null_floats
 
 
 class Transcoder:
@@ -128,8 +163,14 @@ class Transcoder:
                 data = self._encoder.encode(fields)
             else:
                 data = self._encoder.encode(event)
+            if codec.null_floats and b"null" in data:  # a NaN would come back as None
+                data = self._encode_non_finite(event, codec, data)
             # What cannot be read back must not be written.
-            self._decode_current(cls, codec, data)
+            try:
+                self._decode_current(cls, codec, data)
+            except msgspec.ValidationError:
+                data = self._encode_non_finite(event, codec, data)  # a NaN in a float field?
+                self._decode_current(cls, codec, data)  # if not, the same error again
         except (msgspec.ValidationError, msgspec.EncodeError, TypeError, ValueError) as error:
             raise TranscodingError(
                 f"cannot store {cls.__qualname__} event (version {event.originator_version} "
@@ -140,6 +181,38 @@ class Transcoder:
         if version != 1:
             data = b"%s%d,%s" % (_VERSION_PREFIX, version, data[1:])
         return data
+
+    def _encode_non_finite(self, event: DomainEvent, codec: _ClassCodec, data: bytes) -> bytes:
+        """`data` again, with the precisely typed fields that hold NaN or infinity tagged.
+
+        `data` itself when no such float is there (the ``null`` was a None).
+        """
+        fields = msgspec.structs.asdict(event)
+        tagged = []
+        for name in codec.floats:
+            value = msgspec.to_builtins(fields[name], enc_hook=self._enc_hook)
+            if _holds_non_finite(value):
+                fields[name] = self._tag_builtins(value)
+                tagged.append(name)
+        if not tagged:
+            return data
+        for name in codec.loose:
+            fields[name] = self._tag(fields[name])
+        return self._encoder.encode({_FLOAT_FIELDS: tagged, **fields})
+
+    def _tag_builtins(self, value: Any) -> Any:
+        """JSON-like data in the tagged form: non-finite floats and dicts JSON cannot hold."""
+        cls = type(value)
+        if cls is float:
+            return value if math.isfinite(value) else {_TAG: "float", "v": repr(value)}
+        if cls is list or cls is tuple or cls is set or cls is frozenset:
+            return [self._tag_builtins(v) for v in value]
+        if cls is dict:
+            if _TAG not in value and all(type(k) is str for k in value):
+                return {k: self._tag_builtins(v) for k, v in value.items()}
+            pairs = [[self._tag_builtins(k), self._tag_builtins(v)] for k, v in value.items()]
+            return {_TAG: "dict", "v": pairs}
+        return value
 
     def _enc_hook(self, value: Any) -> Any:
         custom = self._custom.get(type(value))
@@ -152,6 +225,8 @@ class Transcoder:
         cls = type(value)
         if cls in _PLAIN:
             return value
+        if cls is float:
+            return value if math.isfinite(value) else {_TAG: "float", "v": repr(value)}
         if cls is list:
             return [self._tag(v) for v in value]
         if cls is dict:
@@ -243,9 +318,20 @@ class Transcoder:
     ) -> Any:
         """The slow path: loosely typed fields, or state stored by an older class version.
 
-        Upcasters see loosely typed values as Python objects and typed ones as JSON.
+        Upcasters see loosely typed values as Python objects and typed ones as JSON,
+        but for NaN and the infinities, which they see as floats.
         """
         state: dict[str, Any] = msgspec.json.decode(data)
+        if type(state) is not dict:
+            raise TranscodingError(
+                f"the stored state is a JSON {_JSON_NAMES[type(state)]}, not an object: it was "
+                "not written by retell, or was changed since. Restore the record from a "
+                "backup, or correct its state to an object of the event's fields."
+            )
+        if _FLOAT_FIELDS in state:
+            for name in state.pop(_FLOAT_FIELDS):
+                if name in state:
+                    state[name] = self._untag(state[name])
         for name in codec.loose:
             if name in state:
                 state[name] = self._untag(state[name])
@@ -253,7 +339,12 @@ class Transcoder:
             cls.upcast(state, version)
         fields = cls.__struct_fields__  # fields removed from the class are ignored
         state = {name: value for name, value in state.items() if name in fields}
-        return msgspec.convert(state, cls, dec_hook=self._dec_hook)
+        try:
+            return msgspec.convert(state, cls, dec_hook=self._dec_hook)
+        except msgspec.ValidationError:
+            # JSON's keys are strings: a dict[int, ...] field needs them converted, which
+            # str_keys does, at a cost every event would pay.
+            return msgspec.convert(state, cls, dec_hook=self._dec_hook, str_keys=True)
 
     def _dec_hook(self, cls: type, value: Any) -> Any:
         custom = self._custom.get(cls)
@@ -282,6 +373,8 @@ class Transcoder:
                 return time.fromisoformat(data)
             case "decimal":
                 return Decimal(data)
+            case "float":
+                return float(data)
             case "tuple":
                 return tuple(self._untag(v) for v in data)
             case "set":
@@ -311,20 +404,53 @@ class Transcoder:
             return self._codecs[cls]
         except KeyError:
             pass
-        try:
-            loose = tuple(
-                field.name
-                for field in msgspec.structs.fields(cls)
-                if not self._is_precise(field.type, set())
+        if not (isinstance(cls, type) and issubclass(cls, DomainEvent)):
+            raise TranscodingError(
+                f"{cls!r} is not an event class: only subclasses of "
+                "retell.domain.DomainEvent are stored and read as events."
             )
+        try:
+            fields = msgspec.structs.fields(cls)
+            loose = tuple(f.name for f in fields if not self._is_precise(f.type, set()))
+            kinds = {f.name: self._float_kind(f.type, set()) for f in fields if f.name not in loose}
+            floats = tuple(name for name, kind in kinds.items() if kind)
+            null_floats = _NULL_FLOAT in kinds.values()
             decoder = None if loose else msgspec.json.Decoder(cls, dec_hook=self._dec_hook)
         except (TypeError, NameError) as error:
             raise TranscodingError(
                 f"cannot store {cls.__qualname__} events: {error}. Use the types retell "
                 "supports in its fields, or register the type with Transcoder.register()."
             ) from error
-        codec = self._codecs[cls] = _ClassCodec(decoder, loose)
+        codec = self._codecs[cls] = _ClassCodec(decoder, loose, floats, null_floats)
         return codec
+
+    def _float_kind(self, tp: Any, seen: set[Any]) -> int:
+        """Whether values of the precise annotation `tp` can hold a float: `_NO_FLOAT`,
+        `_FLOAT`, or `_NULL_FLOAT` where None is allowed in its place (``float | None``).
+
+        Registered types count as `_NULL_FLOAT`: their encoded form may be a float.
+        """
+        if tp in _FLOATLESS_LEAVES or tp in seen:
+            return _NO_FLOAT
+        if tp is float:
+            return _FLOAT
+        if tp in self._custom:
+            return _NULL_FLOAT
+        origin = typing.get_origin(tp)
+        if origin is not None:
+            if origin is typing.Annotated:
+                return self._float_kind(typing.get_args(tp)[0], seen)
+            if origin is typing.Literal:
+                return _NO_FLOAT
+            args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+            kind = max((self._float_kind(a, seen) for a in args), default=_NO_FLOAT)
+            if kind and origin in (typing.Union, UnionType) and NoneType in args:
+                return _NULL_FLOAT
+            return kind
+        if not isinstance(tp, type) or issubclass(tp, enum.Enum):
+            return _NO_FLOAT
+        seen.add(tp)
+        return max((self._float_kind(t, seen) for t in self._field_types(tp)), default=_NO_FLOAT)
 
     def _is_precise(self, tp: Any, seen: set[Any]) -> bool:
         """Whether msgspec alone round-trips values of annotation `tp` to the same types."""
@@ -352,13 +478,31 @@ class Transcoder:
             return True
         if dataclasses.is_dataclass(tp) or issubclass(tp, msgspec.Struct):
             seen.add(tp)
-            if issubclass(tp, msgspec.Struct):
-                types = [field.type for field in msgspec.structs.fields(tp)]
-            else:
-                try:
-                    hints = typing.get_type_hints(tp)
-                except (TypeError, NameError):
-                    return False
-                types = [hints[field.name] for field in dataclasses.fields(tp)]
+            try:
+                types = self._field_types(tp)
+            except (TypeError, NameError):
+                return False
             return all(self._is_precise(t, seen) for t in types)
         return False
+
+    @staticmethod
+    def _field_types(tp: type) -> list[Any]:
+        """The annotations of a Struct's or dataclass's fields (none for other classes)."""
+        if issubclass(tp, msgspec.Struct):
+            return [field.type for field in msgspec.structs.fields(tp)]
+        if dataclasses.is_dataclass(tp):
+            hints = typing.get_type_hints(tp)
+            return [hints[field.name] for field in dataclasses.fields(tp)]
+        return []
+
+
+def _holds_non_finite(value: Any) -> bool:
+    """Whether JSON-like data holds a NaN or an infinity, which JSON cannot."""
+    cls = type(value)
+    if cls is float:
+        return not math.isfinite(value)
+    if cls is list or cls is tuple or cls is set or cls is frozenset:
+        return any(_holds_non_finite(v) for v in value)
+    if cls is dict:
+        return any(_holds_non_finite(k) or _holds_non_finite(v) for k, v in value.items())
+    return False
