@@ -5,7 +5,7 @@ The names most code needs are here; the layers behind them are `retell.domain`,
 `retell.sqlite`, `retell.postgres`, `retell.django`).
 """
 
-from retell.application import Application, Recording
+from retell.application import Application, EventSourcedLog, NotificationLogReader, Recording
 from retell.domain import Aggregate, event
 from retell.errors import AggregateNotFound, ConcurrencyError, RetellError
 
@@ -14,6 +14,8 @@ __all__ = [
     "AggregateNotFound",
     "Application",
     "ConcurrencyError",
+    "EventSourcedLog",
+    "NotificationLogReader",
     "Recording",
     "RetellError",
     "event",

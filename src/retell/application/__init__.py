@@ -1,7 +1,23 @@
-"""The application layer: applications, repositories and the notification log."""
+"""The application layer: applications, repositories, the notification log, and logs."""
 
 from retell.application.application import Application
-from retell.application.notification_log import NotificationLog, Section
+from retell.application.eventsourced_log import EventSourcedLog
+from retell.application.notification_log import (
+    LocalNotificationLog,
+    NotificationLog,
+    NotificationLogReader,
+    Section,
+)
 from retell.application.repository import EventStore, Recording, Repository
 
-__all__ = ["Application", "EventStore", "NotificationLog", "Recording", "Repository", "Section"]
+__all__ = [
+    "Application",
+    "EventSourcedLog",
+    "EventStore",
+    "LocalNotificationLog",
+    "NotificationLog",
+    "NotificationLogReader",
+    "Recording",
+    "Repository",
+    "Section",
+]
