@@ -135,7 +135,7 @@ def test_threads_that_ask_at_once_take_the_free_connection_and_a_kept_one(
     """The main thread keeps one of two connections; two threads then ask at the same
     moment, and each must get one: the pool's other, and the kept one. Once, both saw
     the pool not yet used up, and the second waited for the pool until it timed out."""
-    store = open_datastore(schema, name, pool_size=2, POSTGRES_CONNECT_TIMEOUT="1")
+    store = open_datastore(schema, name, pool_size=2, POSTGRES_CONNECT_TIMEOUT="2")
     try:
         for _ in range(60):
             store.read(backend)  # the main thread now keeps a connection

@@ -45,6 +45,29 @@ def test_an_unreachable_server_fails_within_the_connect_timeout(schema: str) -> 
     assert "POSTGRES_PORT" in str(caught.value)
 
 
+def test_a_host_name_that_does_not_resolve_is_named(schema: str) -> None:
+    env = postgres_env(schema, POSTGRES_HOST="no-such-host.invalid")
+    with pytest.raises(OperationalError, match="could not be resolved") as caught:
+        Kennel(env=env)
+    message = str(caught.value)
+    assert "'no-such-host.invalid'" in message and "check POSTGRES_HOST" in message
+    assert "lost" not in message
+
+
+def test_the_response_timeout_is_a_few_seconds_above_the_statement_timeout(
+    schema: str,
+) -> None:
+    """By default a statement may run its full statement timeout, and its answer travel,
+    before the client gives up on the server; with no statement timeout, so does it."""
+    settings = make_factory(schema).settings
+    assert settings.response_timeout == settings.statement_timeout + 5 == 65
+    unbounded = make_factory(schema, POSTGRES_STATEMENT_TIMEOUT="0").settings
+    assert unbounded.response_timeout == 0
+    kwargs = settings.connect_kwargs()
+    assert kwargs["keepalives"] == 1 and kwargs["tcp_user_timeout"] > 0
+    assert kwargs["connect_timeout"] == 5
+
+
 def test_a_login_the_server_refuses_names_user_and_keys(schema: str) -> None:
     env = postgres_env(schema, POSTGRES_USER="no_such_role_here")
     with pytest.raises(OperationalError, match="no_such_role_here") as caught:
@@ -92,6 +115,14 @@ def test_tables_dropped_under_a_running_application(schema: str) -> None:
         ({"POSTGRES_PORT": "70000"}, "is not a TCP port"),
         ({"POSTGRES_POOL_SIZE": "0"}, "POSTGRES_POOL_SIZE=0 is too small"),
         ({"POSTGRES_LOCK_TIMEOUT": "soon"}, "POSTGRES_LOCK_TIMEOUT='soon' is not a number"),
+        # libpq waits whole seconds, and at least 2: 1 would be reported as 1 and be 2.
+        ({"POSTGRES_CONNECT_TIMEOUT": "1"}, r"POSTGRES_CONNECT_TIMEOUT=1 cannot be .*least 2"),
+        ({"POSTGRES_CONNECT_TIMEOUT": "2.5"}, r"=2\.5 cannot be honoured: .*whole seconds"),
+        ({"POSTGRES_RESPONSE_TIMEOUT": "30"}, r"more than POSTGRES_STATEMENT_TIMEOUT=60\.0"),
+        (
+            {"POSTGRES_RESPONSE_TIMEOUT": "2", "POSTGRES_STATEMENT_TIMEOUT": "2"},
+            "POSTGRES_RESPONSE_TIMEOUT=2.0 must be more than",
+        ),
         ({"CREATE_TABLE": "perhaps"}, "CREATE_TABLE='perhaps' is not a yes/no value"),
         ({"POSTGRES_SCHEMA": "s" * 64}, "1 to 63 bytes"),
     ],
@@ -196,6 +227,40 @@ def test_a_statement_that_runs_too_long_is_cancelled(schema: str, thread: str) -
             locker.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
             with pytest.raises(OperationalError, match=r"POSTGRES_STATEMENT_TIMEOUT=0\.3"):
                 read() if thread == "main" else on_other_thread(read)
+    finally:
+        factory.close()
+
+
+@pytest.mark.parametrize("call", ["read", "write"])
+@pytest.mark.parametrize("thread", ["main", "other"])
+def test_a_statement_not_answered_in_time_ends_with_its_connection(
+    schema: str, thread: str, call: str
+) -> None:
+    """With no server-side timeout, a statement waiting for a lock stands in for a
+    server that does not answer: the client gives up after POSTGRES_RESPONSE_TIMEOUT,
+    on the main thread (psycopg's wait) and off it (a blocking libpq call)."""
+    factory = make_factory(
+        schema,
+        POSTGRES_STATEMENT_TIMEOUT="0",
+        POSTGRES_LOCK_TIMEOUT="0",
+        POSTGRES_RESPONSE_TIMEOUT="0.5",
+    )
+    recorder = factory.application_recorder()
+    table = sql.Identifier(schema, "tests_events")
+    if call == "read":
+        action = partial(recorder.select_events, uuid4())
+    else:
+        action = partial(recorder.insert_events, [StoredEvent(uuid4(), 1, "t:T", b"{}")])
+    try:
+        with psycopg.connect(ADMIN_CONNINFO) as locker:
+            locker.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(table))
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="did not answer within") as caught:
+                action() if thread == "main" else on_other_thread(action)
+            assert 0.5 <= time.monotonic() - started < 2
+            assert "POSTGRES_RESPONSE_TIMEOUT=0.5" in str(caught.value)
+            assert caught.value.outcome_unknown == (call == "write")
+        assert recorder.select_events(uuid4()) == []  # the next call takes another connection
     finally:
         factory.close()
 

@@ -6,7 +6,10 @@ Settings (each may carry the application's prefix, ``DOGSCHOOL_POSTGRES_DBNAME``
   ``POSTGRES_PORT`` (5432), ``POSTGRES_USER``, ``POSTGRES_PASSWORD``.
 - ``POSTGRES_SCHEMA``: the schema of the tables (default ``public``; made if missing).
 - ``POSTGRES_POOL_SIZE``: connections in the application's pool (default 5).
-- ``POSTGRES_CONNECT_TIMEOUT``: seconds to wait for a connection (default 5).
+- ``POSTGRES_CONNECT_TIMEOUT``: seconds to wait for a connection (default 5; whole
+  seconds, at least 2, as libpq waits).
+- ``POSTGRES_RESPONSE_TIMEOUT``: seconds a call waits for the server's answer on an
+  open connection (default: the statement timeout + 5).
 - ``POSTGRES_LOCK_TIMEOUT``, ``POSTGRES_STATEMENT_TIMEOUT``,
   ``POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT``: seconds (defaults 5, 60, 10; 0
   turns one off), so that a stuck lock or statement is an error, not a hang.

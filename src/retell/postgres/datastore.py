@@ -27,6 +27,11 @@ Why it is built this way:
   recorder looks for what it wrote; found, the write's result is returned, not found,
   the write runs again. If that cannot be told, the error says the write may or may
   not have been recorded.
+- A statement the server does not answer within POSTGRES_RESPONSE_TIMEOUT (a stopped
+  or cut-off server, which no server-side timeout can end) has its connection closed
+  by the `retell.postgres.watchdog`. It is not retried, nor settled: another connection
+  would wait as long, and the old session still runs. A write's error says it may or
+  may not have been recorded.
 - A failure to get a connection at all is reported with host and port, within
   POSTGRES_CONNECT_TIMEOUT: when the pool has no connection to give, one direct
   connection attempt tells why (refused, unknown database, wrong login...).
@@ -56,9 +61,10 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from retell.errors import InterfaceError, OperationalError, PersistenceError
-from retell.postgres.errors import connection_error, is_connection_failure, translate
+from retell.postgres.errors import connection_error, is_connection_failure, no_answer, translate
 from retell.postgres.listener import Listener
 from retell.postgres.settings import PostgresSettings
+from retell.postgres.watchdog import Watchdog, WatchedConnection
 
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
@@ -83,7 +89,7 @@ _inherited: list[object] = []
 """A forked child's copies of its parent's pools and listeners: kept, never used nor closed."""
 
 
-class PooledConnection(psycopg.Connection[Any]):
+class PooledConnection(WatchedConnection):
     """A pooled connection that keeps one cursor for the protocol's statements.
 
     Making a cursor costs as much as a third of a short statement's client time, and a
@@ -130,8 +136,10 @@ class PostgresDatastore:
     def _start(self) -> None:
         """A new pool (opened on first use) and listener (started on first use)."""
         settings = self.settings
+        self.watchdog = Watchdog(settings.response_timeout)
+        self._direct_class = self.watchdog.bind(WatchedConnection)
         self._pool: ConnectionPool[PooledConnection] = ConnectionPool(
-            connection_class=PooledConnection,
+            connection_class=self.watchdog.bind(PooledConnection),
             kwargs={**settings.connect_kwargs(), "autocommit": True},
             min_size=1,
             max_size=settings.pool_size,
@@ -184,13 +192,14 @@ class PostgresDatastore:
             self._parked.clear()
         self.listener.stop()
         self._pool.close()
+        self.watchdog.stop()
         for connection in parked:
             connection.close()
 
     def connect(self) -> Connection:
         """A new connection of its own (not pooled), in autocommit mode, or a clear error."""
         try:
-            return psycopg.connect(**self.settings.connect_kwargs(), autocommit=True)
+            return self._direct_class.connect(**self.settings.connect_kwargs(), autocommit=True)
         except psycopg.Error as error:
             raise connection_error(error, self.settings) from error
 
@@ -201,6 +210,8 @@ class PostgresDatastore:
             try:
                 return action(connection.protocol_cursor())
             except psycopg.Error as error:
+                if connection.timed_out:  # another connection would wait as long
+                    raise no_answer(self.settings, write=False) from error
                 if attempt + 1 < READ_ATTEMPTS and connection.broken:
                     continue
                 raise translate(error, self.settings) from error
@@ -224,6 +235,8 @@ class PostgresDatastore:
         try:
             return action(connection.protocol_cursor())
         except psycopg.Error as error:
+            if connection.timed_out:  # its session still runs: it cannot be settled now
+                raise no_answer(self.settings, write=True) from error
             translated = translate(error, self.settings)
             if not (connection.broken and is_connection_failure(error)):
                 raise translated from error
@@ -278,6 +291,8 @@ class PostgresDatastore:
                 with connection.transaction(), connection.cursor() as cursor:
                     yield cursor
             except psycopg.Error as error:
+                if connection.timed_out:
+                    raise no_answer(self.settings, write=True) from error
                 translated = translate(error, self.settings)
                 if connection.broken and is_connection_failure(error):
                     raise _in_doubt(translated) from error
@@ -340,7 +355,11 @@ class PostgresDatastore:
         """Park this thread's connection for its next statement, or give it back to the pool."""
         keeper: _Keeper = self._local.keeper
         connection.used_at = now = time.monotonic()
-        if connection.pgconn.transaction_status == TransactionStatus.IDLE and now < keeper.until:
+        if (
+            connection.pgconn.transaction_status == TransactionStatus.IDLE
+            and now < keeper.until
+            and not connection.timed_out  # (its socket is shut down)
+        ):
             with self._lock:
                 # Taken: a statement nested in another's (a view's read in its transaction).
                 taken = keeper.token in self._parked

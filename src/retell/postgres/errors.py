@@ -5,7 +5,8 @@ The class follows the DB-API name (``psycopg.OperationalError`` becomes
 user can act on it: a version taken by another writer (`ConcurrencyError`, naming the
 aggregate and version), a tracking position already processed, a lock or statement
 timeout (naming the key that sets it), a server that cannot be reached or refuses the
-login (naming host, port, database and user, and the keys to check).
+login (naming host, port, database and user, and the keys to check), a host name that
+does not resolve, a server that stopped answering on an open connection.
 """
 
 from __future__ import annotations
@@ -116,13 +117,20 @@ def connection_error(error: BaseException, settings: PostgresSettings) -> Operat
             f"the server refused the login of user {settings.user or '(default)'!r}: check "
             f"{settings.describe('POSTGRES_USER')} and {settings.describe('POSTGRES_PASSWORD')}"
         )
+    elif "failed to resolve host" in text or "could not translate host name" in text:
+        # psycopg resolves names itself ("failed to resolve host"), libpq otherwise.
+        advice = (
+            f"the host name {settings.host!r} could not be resolved to an address (no such "
+            f"name, or the name service is not answering): check "
+            f"{settings.describe('POSTGRES_HOST')}"
+        )
     elif "timeout" in text.lower():
         advice = (
             f"no answer within {settings.describe('POSTGRES_CONNECT_TIMEOUT')}="
             f"{settings.connect_timeout} seconds: check {settings.describe('POSTGRES_HOST')} "
             f"and {settings.describe('POSTGRES_PORT')}, and that the server is up"
         )
-    elif "connection failed" in text or "could not translate host" in text:
+    elif "connection failed" in text:
         advice = (
             f"cannot connect: check that the server is running and accepts TCP/IP "
             f"connections, and check {settings.describe('POSTGRES_HOST')} and "
@@ -131,3 +139,23 @@ def connection_error(error: BaseException, settings: PostgresSettings) -> Operat
     else:
         advice = "the connection was lost (the server closed it: a restart, an administrator?)"
     return OperationalError(f"{where}: {advice} ({' '.join(text.split())})")
+
+
+def no_answer(settings: PostgresSettings, write: bool) -> OperationalError:
+    """The error for a statement the server did not answer within POSTGRES_RESPONSE_TIMEOUT
+    (`retell.postgres.watchdog`), whose connection was closed therefore."""
+    key = settings.describe("POSTGRES_RESPONSE_TIMEOUT")
+    message = (
+        f"PostgreSQL at {settings.server} did not answer within {key}="
+        f"{settings.response_timeout} seconds (is the server stopped, overloaded, or cut "
+        f"off from this machine?), so the connection was closed. Retry once it answers, "
+        f"or set {key} higher if it is only slow."
+    )
+    if write:
+        message += (
+            " The write was sent, so it may or may not have been recorded (the server "
+            "may still run it when it answers again): read it back to see."
+        )
+    error = OperationalError(message)
+    error.outcome_unknown = write
+    return error

@@ -27,7 +27,10 @@ the blocking call did 10-15% more commands a second, with a quarter fewer contex
 switches (docs/benchmarks.md). The main thread keeps psycopg's wait, which on Ctrl-C
 cancels the statement on the server; a blocking call would hold the KeyboardInterrupt
 until the statement ends. Other threads never receive one, so they lose nothing. Under
-gevent every greenlet keeps psycopg's wait, which lets the others run meanwhile.
+gevent every greenlet keeps psycopg's wait, which lets the others run meanwhile. On a
+connection of the PostgreSQL store (a `retell.postgres.watchdog.WatchedConnection`),
+the blocking call is bounded as psycopg's wait is: the watchdog shuts the socket down
+once the server has not answered for POSTGRES_RESPONSE_TIMEOUT, and the call returns.
 
 Each statement's rows are loaded by a `Transformer` of its own, whose loaders (by the
 result's column types, which a prepared statement never changes) are looked up on its
@@ -63,6 +66,8 @@ import psycopg
 from psycopg import abc, errors, pq
 from psycopg.adapt import Transformer
 from psycopg.generators import execute as _execute
+
+from retell.postgres.watchdog import Watchdog, WatchedConnection
 
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[sb]|%%")
 
@@ -123,6 +128,11 @@ class Statements:
         self._prepared: dict[bytes, tuple[float, float]] = {}
         """By name: when to prepare it again, and the interval that led there."""
         self._encoding = connection.info.encoding
+        self._watch: tuple[Watchdog, WatchedConnection] | None = None
+        """What bounds a blocking call's wait for the server, as psycopg's wait is bounded
+        for the other calls (`retell.postgres.watchdog`); None: nothing."""
+        if isinstance(connection, WatchedConnection) and connection.watchdog is not None:
+            self._watch = (connection.watchdog, connection)
         self._transformers: dict[bytes, abc.Transformer] = {}
         """By statement name: psycopg's loaders of its binary columns to Python values (in
         C, where psycopg is), set on its first result."""
@@ -207,8 +217,15 @@ class Statements:
             self._prepared[name] = (now + interval, interval)
             self._transformers.pop(name, None)  # its columns' types may have changed
         if _may_block():
-            # A None is sent as NULL, as by send_query_prepared (psycopg's stub omits it).
-            result = pgconn.exec_prepared(name, encoded, formats, _BINARY)  # type: ignore[arg-type]
+            watch = self._watch
+            if watch is not None:
+                watch[0].watch(watch[1])
+            try:
+                # A None is sent as NULL, as by send_query_prepared (psycopg's stub omits it).
+                result = pgconn.exec_prepared(name, encoded, formats, _BINARY)  # type: ignore[arg-type]
+            finally:
+                if watch is not None:
+                    watch[0].done(watch[1])
         else:
             pgconn.send_query_prepared(name, encoded, formats, _BINARY)
             result = self.connection.wait(_execute(pgconn))[-1]

@@ -18,6 +18,11 @@ commit in another process reaches them through LISTEN/NOTIFY:
 - when the connection is lost, the thread reconnects with a growing delay, LISTENs
   again and wakes every subscription, since it may have missed notifications while
   it was away. Meanwhile subscriptions still poll.
+- it never waits for the server without a bound: connecting takes at most
+  POSTGRES_CONNECT_TIMEOUT, a statement (LISTEN, NOTIFY) at most
+  POSTGRES_RESPONSE_TIMEOUT (its connection is a `WatchedConnection`, closed when a
+  stopped server does not answer), and between statements it waits in ``select``
+  with a timeout. TCP keepalives find an idle connection whose server vanished.
 
 A notification only ever causes a read, never replaces one, so a lost, duplicated
 or spurious notification costs at most a poll interval of latency, never an event.
@@ -40,6 +45,7 @@ from psycopg import sql
 
 from retell.errors import RetellError
 from retell.postgres.protocol import notify
+from retell.postgres.watchdog import WatchedConnection
 
 logger = logging.getLogger("retell.postgres")
 
@@ -153,7 +159,15 @@ class Listener:
             try:
                 self._serve(connection)
             except Exception as error:  # whatever it was, reconnect and carry on
-                if not self._stopping.is_set():
+                if self._stopping.is_set():
+                    pass
+                elif isinstance(connection, WatchedConnection) and connection.timed_out:
+                    logger.warning(
+                        "the server did not answer the listener within %s seconds "
+                        "(POSTGRES_RESPONSE_TIMEOUT): reconnecting",
+                        connection.watchdog.timeout if connection.watchdog else "?",
+                    )
+                else:
                     logger.warning("listener lost its connection: %s", error)
             finally:
                 with self._lock:
