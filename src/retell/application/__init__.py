@@ -8,7 +8,13 @@ from retell.application.notification_log import (
     NotificationLogReader,
     Section,
 )
-from retell.application.repository import EventStore, Recording, Repository
+from retell.application.repository import (
+    EventStore,
+    ProjectorFunction,
+    Recording,
+    Repository,
+    project_aggregate,
+)
 
 __all__ = [
     "Application",
@@ -17,7 +23,9 @@ __all__ = [
     "LocalNotificationLog",
     "NotificationLog",
     "NotificationLogReader",
+    "ProjectorFunction",
     "Recording",
     "Repository",
     "Section",
+    "project_aggregate",
 ]

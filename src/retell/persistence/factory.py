@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from types import ModuleType
 from typing import Any, Literal, TypeVar
 
 from retell.cipher import AESCipher, Cipher
@@ -69,6 +70,10 @@ class InfrastructureFactory(ABC):
         factory: InfrastructureFactory = factory_class(env)
         return factory
 
+    def transcoder(self) -> Transcoder:
+        """A transcoder; ``TRANSCODER_STRICT=y`` makes it refuse values not of their fields' types."""
+        return Transcoder(strict=self.env.get_bool("TRANSCODER_STRICT", False))
+
     def mapper(self, transcoder: Transcoder) -> Mapper:
         """A mapper with the compressor and cipher that the environment names."""
         return Mapper(transcoder, self._compressor(), self._cipher())
@@ -98,6 +103,14 @@ class InfrastructureFactory(ABC):
             cls = resolve_topic(topic)
         except TopicError as error:
             raise ConfigurationError(f"{self.env.describe(key)}={topic!r}: {error}") from error
+        if isinstance(cls, ModuleType):
+            # A module can serve as it is: COMPRESSOR_TOPIC=zlib, as the reference allows.
+            if args or not all(callable(getattr(cls, f, None)) for f in ("compress", "decompress")):
+                raise ConfigurationError(
+                    f"{self.env.describe(key)}={topic!r} names a module, not a class: name the "
+                    "class, as in 'package.module:ClassName'"
+                )
+            return cls
         return cls(*args)
 
     def is_snapshotting_enabled(self) -> bool:
