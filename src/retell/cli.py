@@ -23,7 +23,7 @@ from types import FrameType
 from retell.errors import RetellError
 from retell.system.definition import System
 from retell.system.runners import Runner
-from retell.system.worker import Worker, follower_status
+from retell.system.worker import Worker, check_followers, follower_status
 from retell.topics import resolve_topic
 
 
@@ -94,13 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         system, env = load_system(args.system), parse_env(args.env)
-        worker = Worker(system, env, args.follower)
         if args.command == "status":
+            names = check_followers(system, args.follower)
             with Runner(system, env) as runner:
-                for line in follower_status(runner, worker.names):
+                for line in follower_status(runner, names):
                     print(line)
         else:
-            run(worker, args.status_interval)
+            run(Worker(system, env, args.follower), args.status_interval)
     except RetellError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

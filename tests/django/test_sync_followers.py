@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test.utils import override_settings
 
+from retell.django.workers import select
 from retell.system import Runner, SingleThreadedRunner
+from tests import ordering
 from tests.django import services
 from tests.django.helpers import env, forget
 from tests.django.shop.domain import (
@@ -280,3 +283,72 @@ class TestDiscovery:
     def test_a_setting_that_does_not_resolve(self, setting: str, message: str) -> None:
         with override_settings(RETELL_RUNNER=setting), pytest.raises(CommandError, match=message):
             sync()
+
+
+made: list[Runner] = []
+
+
+def loop_runner() -> SingleThreadedRunner:
+    """For RETELL_RUNNER: the processing loop of tests.ordering, on the Django store."""
+    made.append(SingleThreadedRunner(ordering.system, env=env()))
+    return made[-1]
+
+
+class TestProcessingLoop:
+    @pytest.fixture(autouse=True)
+    def _loop(self) -> Iterator[None]:
+        forget("default", ordering.NAMES)
+        with override_settings(RETELL_RUNNER=f"{__name__}.loop_runner"):
+            yield
+
+    def place(self, count: int) -> list[Any]:
+        with ordering.Orders(env=env()) as orders:
+            return [orders.place(f"customer {i}", 10) for i in range(count)]
+
+    def test_is_synced_in_rounds_until_nothing_is_left(self) -> None:
+        order_ids = self.place(2)
+        out, _ = sync()
+        # Orders reads its leaders' events and all of its own: 2 + 2 + 4 x 2.
+        assert out.splitlines() == [
+            "Orders: OK, 12 events processed",
+            "Reservations: OK, 2 events processed",
+            "Payments: OK, 2 events processed",
+        ]
+        with (
+            ordering.Orders(env=env()) as orders,
+            ordering.Reservations(env=env()) as reservations,
+            ordering.Payments(env=env()) as payments,
+        ):
+            ordering.check_each_order_went_round_once(orders, reservations, payments, order_ids)
+        again, _ = sync()
+        assert again.count("OK, 0 events processed") == 3
+
+    def test_a_dry_run_makes_one_round(self) -> None:
+        self.place(2)
+        out, _ = sync("--dry-run")
+        assert "Reservations: OK (rolled back), 2 events processed" in out
+        with ordering.Orders(env=env()) as orders:
+            assert ordering.completed(orders) == 0
+            assert orders.recorder.max_tracking_id("Reservations") is None
+
+
+def test_a_runner_is_built_without_touching_the_database() -> None:
+    """A project may make its runner in AppConfig.ready(), where Django forbids queries,
+    and before `migrate` has made the tables (the alias "unmigrated" has none)."""
+    for alias in ("default", "unmigrated", "postgres"):
+        connections.close_all()
+        runner = SingleThreadedRunner(ordering.system, env=env(alias))
+        assert isinstance(runner.get(ordering.Orders), ordering.Orders)
+        assert connections[alias].connection is None, f"{alias}: a connection was opened"
+        runner.stop()
+
+
+def test_a_runner_made_only_to_find_the_system_is_stopped() -> None:
+    """The worker commands read the system and env of the runner a function makes,
+    and build applications of their own: the function's runner is closed at once."""
+    made.clear()
+    with override_settings(RETELL_RUNNER=f"{__name__}.loop_runner"):
+        selection = select()
+    assert selection.followers == ["Orders", "Reservations", "Payments"]
+    (runner,) = made
+    assert runner.apps == {} and not runner.is_started

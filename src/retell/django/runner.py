@@ -27,11 +27,18 @@ _FORMS = (
 
 def find_runner() -> Runner:
     """The runner that ``RETELL_RUNNER`` names, or else the one an AppConfig holds."""
+    return locate_runner()[0]
+
+
+def locate_runner() -> tuple[Runner, bool]:
+    """The runner, and whether a function made it for this call: a runner constructs
+    its applications, so one made only to read its system and env is the caller's to
+    stop."""
     if getattr(settings, RUNNER_SETTING, None) is not None:
-        runner = resolve_runner_setting(call=True)
-        assert isinstance(runner, Runner)
-        return runner
-    return discover_runner()
+        target = resolve_runner_setting(call=False)
+        runner = target if isinstance(target, Runner) else _call(target)
+        return runner, runner is not target
+    return discover_runner(), False
 
 
 def resolve_runner_setting(*, call: bool) -> Any:
@@ -54,8 +61,14 @@ def resolve_runner_setting(*, call: bool) -> Any:
         )
     if not call:
         return target
-    runner = target()
+    return _call(target)
+
+
+def _call(function: Any) -> Runner:
+    """What the function that ``RETELL_RUNNER`` names returns, if it is a runner."""
+    runner = function()
     if not isinstance(runner, Runner):
+        shown = f"{RUNNER_SETTING}={getattr(settings, RUNNER_SETTING)!r}"
         raise ConfigurationError(
             f"{shown} returned a {type(runner).__name__}, not a retell.system.Runner."
         )

@@ -15,6 +15,10 @@ Why each choice:
   log for as long as it lasted.
 - A dry run wraps each follower in one transaction on its store's alias, and rolls
   it back: only a follower on the Django store can be rolled back.
+- In a system with cycles (a processing loop: ``[[Orders, Reservations, Orders]]``)
+  one pass leaves what the pass itself produced, so the followers are run again,
+  in rounds, until a round processes nothing. Not in a dry run, whose rounds would
+  find the same events again, as each round's work is rolled back.
 """
 
 from __future__ import annotations
@@ -86,6 +90,26 @@ class Synchronizer:
 
     def __exit__(self, *exc_info: object) -> None:
         pass  # the runner stays started, as the project may go on using it
+
+    def run_all(self) -> list[FollowerResult]:
+        """Every follower, in order, in rounds while a system with cycles has work left.
+
+        A follower that failed is not run again: its result keeps the failure.
+        """
+        results = {name: FollowerResult(name, self.dry_run) for name in self.followers}
+        again = True
+        while again:
+            again = False
+            for name, result in results.items():
+                if result.error is not None:
+                    continue
+                this = self.run(name)
+                for leader, count in this.by_leader.items():
+                    result.by_leader[leader] = result.by_leader.get(leader, 0) + count
+                result.error, result.traceback = this.error, this.traceback
+                again = again or this.processed > 0
+            again = again and self.runner.system.has_cycles and not self.dry_run
+        return list(results.values())
 
     def run(self, name: str) -> FollowerResult:
         """Catch `name` up with each of its leaders; a failure is returned, not raised."""

@@ -2,7 +2,8 @@
 
 - Followers come from the project's runner, found as ``sync_followers`` finds it
   (`retell.django.runner`): its system and its env. The worker builds applications
-  of its own from them; the project's runner is left alone.
+  of its own from them; the project's runner is left alone (one that a function
+  made for the asking is stopped, as nothing else uses its applications).
 - Projections come from the setting ``RETELL_PROJECTIONS``: a list of dotted paths
   (``"module.function"`` or ``"module:function"``), each to a function that returns
   a `retell.projection.ProjectionRunner`. It is called anew whenever a command
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from retell.django.conf import RUNNER_SETTING
-from retell.django.runner import find_runner
+from retell.django.runner import locate_runner
 from retell.errors import ConfigurationError
 from retell.persistence.leases import Lease
 from retell.projection import ProjectionRunner
@@ -108,12 +109,17 @@ def close(runners: Iterable[ProjectionRunner[Any]]) -> None:
         runner.stop()
 
 
-def project_runner(*, required: bool) -> Runner | None:
-    """The project's runner; None if nothing names or holds one and it is not `required`."""
+def project_system(*, required: bool) -> tuple[System, dict[str, str]] | None:
+    """The system and env of the project's runner; None if nothing names or holds one
+    and it is not `required`. A runner made for the asking (by the function that
+    ``RETELL_RUNNER`` names) is stopped: only its system and env are used."""
     configured = getattr(settings, RUNNER_SETTING, None) is not None
     if not required and not configured and not _apps_hold_a_runner():
         return None
-    return find_runner()
+    runner, made = locate_runner()
+    if made:
+        runner.stop()
+    return runner.system, runner.env
 
 
 def _apps_hold_a_runner() -> bool:
@@ -151,9 +157,8 @@ def select(names: Sequence[str] = ()) -> Selection:
     """The project's followers and projections named in `names` (all when none is)."""
     projections = projection_runners()
     try:
-        runner = project_runner(required=not projections)
-        system = runner.system if runner is not None else System(pipes=[])
-        env = runner.env if runner is not None else {}
+        found = project_system(required=not projections)
+        system, env = found if found is not None else (System(pipes=[]), {})
         known = [*system.followers, *(p.projection.name for p in projections)]
         unknown = [name for name in names if name not in known]
         if unknown:

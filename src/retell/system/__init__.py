@@ -2,10 +2,18 @@
 
 from retell.system.definition import System
 from retell.system.processing import ProcessApplication, ProcessingEvent
-from retell.system.runners import MultiThreadedRunner, Runner, SingleThreadedRunner
+from retell.system.runners import (
+    MultiThreadedRunner,
+    NewMultiThreadedRunner,
+    NewSingleThreadedRunner,
+    Runner,
+    SingleThreadedRunner,
+)
 
 __all__ = [
     "MultiThreadedRunner",
+    "NewMultiThreadedRunner",
+    "NewSingleThreadedRunner",
     "ProcessApplication",
     "ProcessingEvent",
     "Runner",

@@ -116,14 +116,8 @@ class Worker(Runner):
         *,
         daemon: bool = False,
     ) -> None:
-        super().__init__(system, env)
-        unknown = sorted(set(followers or ()) - set(system.followers))
-        if unknown:
-            raise RetellError(
-                f"{', '.join(unknown)}: not followers in this system; its followers are "
-                f"{', '.join(system.followers)}"
-            )
-        self.names = list(followers or system.followers)
+        # Checked before the applications are built, so that a mistake builds nothing.
+        self.names = check_followers(system, followers)
         self.projections: dict[str, ProjectionRunner[Any]] = {}
         for runner in projections:
             name = runner.projection.name
@@ -136,6 +130,12 @@ class Worker(Runner):
         self.daemon = daemon
         self.states: dict[str, str] = {}
         self.errors: list[BaseException] = []
+        try:
+            super().__init__(system, env)
+        except BaseException:
+            for runner in self.projections.values():
+                runner.stop()  # the worker owns them, and will not run
+            raise
 
     def _after_start(self) -> None:
         self._stopping = threading.Event()
@@ -303,6 +303,18 @@ class Worker(Runner):
         super().stop()
         for runner in self.projections.values():
             runner.stop()
+
+
+def check_followers(system: System, names: Sequence[str] | None) -> list[str]:
+    """The followers `names` of `system` (all of them when None or empty); an error
+    naming those that are not its followers."""
+    unknown = sorted(set(names or ()) - set(system.followers))
+    if unknown:
+        raise RetellError(
+            f"{', '.join(unknown)}: not followers in this system; its followers are "
+            f"{', '.join(system.followers)}"
+        )
+    return list(names or system.followers)
 
 
 def follower_status(

@@ -1,8 +1,9 @@
 """``manage.py sync_followers [-n/--dry-run] [-v {0,1,2,3}] [follower ...]``.
 
 Catches up the named followers (all when none is named) with all their leaders,
-in the order of the system's pipes (leaders before followers), and says how many
-events each processed. The work is done by `retell.django.sync`; this module is
+in the order of the system's pipes (leaders before followers; a system with a
+processing loop in rounds, until nothing is left), and says how many events each
+processed. The work is done by `retell.django.sync`; this module is
 only the command line.
 """
 
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         if verbosity >= 1 and dry_run:
             self.stdout.write(self.style.WARNING("Dry run: every change will be rolled back."))
         with sync:
-            results = [self._report(sync.run(name), verbosity) for name in sync.followers]
+            results = [self._report(result, verbosity) for result in sync.run_all()]
         failed = [r.follower for r in results if r.error is not None]
         if failed:
             raise CommandError(
