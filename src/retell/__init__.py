@@ -6,7 +6,7 @@ The names most code needs are here; the layers behind them are `retell.domain`,
 """
 
 from retell.application import Application, EventSourcedLog, NotificationLogReader, Recording
-from retell.domain import Aggregate, event
+from retell.domain import Aggregate, aggregate, event
 from retell.errors import AggregateNotFound, ConcurrencyError, RetellError
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "NotificationLogReader",
     "Recording",
     "RetellError",
+    "aggregate",
     "event",
 ]
 __version__ = "0.1.0"

@@ -10,6 +10,8 @@ handles `OperationalError` works the same on each of them:
     ├── TopicError                  a topic that names no importable class
     ├── AggregateNotFound           no aggregate with that id (also a LookupError)
     ├── EventError                  an event that cannot be applied (wrong id or version)
+    │   └── AggregateDefinitionError    a class or @event that cannot work (also a TypeError)
+    │       └── EventNameError          a name that cannot name a class (also a ValueError)
     ├── ArgumentError               arguments an aggregate class does not take (also a TypeError)
     ├── TranscodingError            a value that cannot be encoded, or bytes that cannot be decoded
     ├── CipherError                 a wrong key, or a record whose bytes were tampered with
@@ -31,6 +33,11 @@ handles `OperationalError` works the same on each of them:
 
 Messages say what went wrong and what to do about it: which aggregate and version,
 which table is missing and which command creates it, which key is wrong.
+
+Where the `eventsourcing` library raises a built-in exception for the same mistake
+(`TypeError` for an aggregate class or `@event` used wrongly, `ValueError` for an
+empty event name), retell's error subclasses that built-in too, so code that
+catches it keeps working.
 """
 
 from __future__ import annotations
@@ -54,6 +61,17 @@ class AggregateNotFound(RetellError, LookupError):
 
 class EventError(RetellError):
     """An event cannot be applied to the aggregate it is given."""
+
+
+class AggregateDefinitionError(EventError, TypeError):
+    """An aggregate class, or an ``@event`` on one, cannot work as written or was used wrongly.
+
+    Also a `TypeError`, which is what the `eventsourcing` library raises for these.
+    """
+
+
+class EventNameError(AggregateDefinitionError, ValueError):
+    """An ``@event`` name that cannot name an event class; also a `ValueError`, as elsewhere."""
 
 
 class ArgumentError(RetellError, TypeError):

@@ -36,7 +36,7 @@ Status = Literal["decoded", "raw", "encrypted", "unreadable"]
 """decoded: as its class; raw: stored JSON only (class missing or changed shape);
 encrypted: no key configured; unreadable: nothing could be shown."""
 
-_OMIT_IF_NONE = ("correlation_id", "causation_id")
+_OMIT_IF_NONE = ("correlation_id", "causation_id", "originator_topic")  # unset: not stored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,7 +213,7 @@ def current_decoders() -> Decoders | None:
 
 
 def event_fields(event: DomainEvent) -> dict[str, Any]:
-    """An event's fields as JSON-able values, without unset correlation and causation ids."""
+    """An event's fields as JSON-able values, without unset ids and topic (as stored)."""
     fields = msgspec.structs.asdict(event)
     for name in _OMIT_IF_NONE:
         if fields.get(name, 0) is None:
