@@ -10,13 +10,14 @@ from retell.persistence.recorders import (
     TrackingRecorder,
 )
 from retell.persistence.records import Notification, StoredEvent, Tracking
-from retell.persistence.transcoder import Transcoder
+from retell.persistence.transcoder import JSONTranscoder, Transcoder, Transcoding
 
 __all__ = [
     "BUILT_IN_STORES",
     "AggregateRecorder",
     "ApplicationRecorder",
     "InfrastructureFactory",
+    "JSONTranscoder",
     "Mapper",
     "Notification",
     "ProcessRecorder",
@@ -25,4 +26,5 @@ __all__ = [
     "Tracking",
     "TrackingRecorder",
     "Transcoder",
+    "Transcoding",
 ]

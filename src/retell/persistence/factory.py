@@ -71,7 +71,7 @@ class InfrastructureFactory(ABC):
         return factory
 
     def transcoder(self) -> Transcoder:
-        """A transcoder; ``TRANSCODER_STRICT=y`` makes it refuse values not of their fields' types."""
+        """The transcoder; ``TRANSCODER_STRICT=y`` refuses values not of their fields' types."""
         return Transcoder(strict=self.env.get_bool("TRANSCODER_STRICT", False))
 
     def mapper(self, transcoder: Transcoder) -> Mapper:

@@ -93,7 +93,8 @@ class Mapper:
             try:
                 return decode(data)
             except (msgspec.ValidationError, msgspec.DecodeError):
-                return self.transcoder.decode(cls, data)  # handles it, or says what is wrong
+                event: DomainEvent = self.transcoder.decode(cls, data)  # or says what is wrong
+                return event
         except TopicError as error:
             raise TopicError(f"{_where(stored)}: {error}") from error
         except TranscodingError as error:

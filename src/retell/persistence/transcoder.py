@@ -1,4 +1,4 @@
-"""Turning events into bytes and back, with msgspec's JSON codec.
+"""Turning events, and any other supported value, into bytes and back, with msgspec's JSON.
 
 Why msgspec: it decodes JSON straight into a typed Struct (our events) in C, checking
 types as it goes, several times faster than ``json`` plus an object hook. Replaying
@@ -12,6 +12,19 @@ Two paths:
   anything: their values are written in a tagged form (``{"__t": "uuid", "v": ...}``)
   so that a UUID comes back a UUID, not a string.
 
+A value is stored as its own type, whatever its field's annotation says, as in the
+`eventsourcing` library: an ``EmailAddress`` in a field annotated ``str`` comes back
+an ``EmailAddress``, an int in a ``float`` field an int. Each event class gets a
+generated check that its values are exactly of their annotated types, which costs
+less than the decoding it often saves (below). An event that fails it has the
+fields that do not match written in the tagged form and named in a ``"__o"`` key;
+read back, they are untagged and taken as they are. With ``strict=True``
+(``TRANSCODER_STRICT=y``) such an event is refused instead.
+
+What cannot be read back is not written: an encoded event is decoded again, unless
+its values are of exactly the annotated types and those types always decode (no
+floats, constraints, literals, registered types or dataclasses; no tagged values).
+
 JSON has no NaN or infinity, and msgspec writes them as ``null``. In loosely typed
 fields they are tagged like any other value (``{"__t": "float", "v": "nan"}``). In
 precisely typed fields the fast path stays as it is: an event is looked at again
@@ -21,7 +34,9 @@ a non-finite float is there, the fields holding one are written in the tagged fo
 and named in a ``"__f"`` key, which the fast decoder refuses as unknown and the
 careful one reads.
 
-Other types are registered with `Transcoder.register`, for both paths.
+Other types are registered with `Transcoder.register` (also as a `Transcoding`, the
+`eventsourcing` library's form), for both paths; what their `encode` returns is
+encoded in turn.
 
 When an event class's `class_version` is above 1, the version is written in front
 of the state as ``{"_v": N, ...}``; state stored by an older version is decoded to a
@@ -31,34 +46,43 @@ dict, passed through the class's upcasters, and converted to the class.
 from __future__ import annotations
 
 import base64
+import builtins
 import dataclasses
 import enum
 import functools
+import itertools
+import keyword
 import math
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from types import NoneType, UnionType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
 import msgspec
 
 from retell.domain.events import DomainEvent
-from retell.errors import TranscodingError
+from retell.errors import TopicError, TranscodingError
 from retell.topics import get_topic, resolve_topic
 
 T = TypeVar("T")
+E = TypeVar("E", bound=DomainEvent)
 
 _TAG = "__t"
 _FLOAT_FIELDS = "__f"  # names the precisely typed fields written in the tagged form
+_OWN_TYPES = "__o"  # names the precisely typed fields holding values of other types
 _VERSION_PREFIX = b'{"_v":'
 _PLAIN: frozenset[type] = frozenset({str, int, bool, NoneType})  # float: see _tag
 _PRECISE_LEAVES: frozenset[Any] = frozenset(
     {str, int, float, bool, NoneType, bytes, UUID, datetime, date, time, Decimal}
 )
 _FLOATLESS_LEAVES: frozenset[Any] = _PRECISE_LEAVES - {float}
+# Subclasses of these are stored as the base value and the subclass's topic, and
+# read back by calling the subclass with the base value.
+_CASTABLE: tuple[Any, ...] = (str, int, float, bytes, list, dict, tuple, set, frozenset)
 _NO_FLOAT, _FLOAT, _NULL_FLOAT = 0, 1, 2  # what an annotation can hold: see _float_kind
 _JSON_NAMES: dict[type, str] = {
     list: "array",
@@ -83,8 +107,29 @@ _BUILTIN_TAGS = frozenset(
         "enum",
         "object",
         "float",
+        "cast",
     }
 )
+
+
+class Transcoding(ABC):
+    """A custom type's coding, as the `eventsourcing` library declares one.
+
+    Subclass it with class attributes `type` and `name` and methods `encode` and
+    `decode`, and pass an instance to `Transcoder.register`: code written for that
+    library registers its types unchanged.
+    """
+
+    type: builtins.type[Any]
+    name: str
+
+    @abstractmethod
+    def encode(self, obj: Any) -> Any:
+        """`obj` as a value the transcoder supports (it is encoded in turn)."""
+
+    @abstractmethod
+    def decode(self, data: Any) -> Any:
+        """The object that `encode` made `data` from."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,9 +145,25 @@ class _ClassCodec:
     `floats` names the precisely typed fields whose values can hold a float, where a
     NaN or an infinity would be written as ``null``; `null_floats` is true when such
     a ``null`` could also be read back as None, rather than be refused.
+
+    `fits` tells whether an event's typed fields hold exactly their annotated types,
+    `field_fits` the same field by field, with `types` their annotations. `safe`
+    says that values that fit always decode, so that they need not be decoded again.
+    `variants` are the class with some fields typed ``Any``, made as events with
+    values of other types are read, to convert the other fields in one call.
     """
 
-    __slots__ = ("decoder", "floats", "loose", "null_floats")
+    __slots__ = (
+        "decoder",
+        "field_fits",
+        "fits",
+        "floats",
+        "loose",
+        "null_floats",
+        "safe",
+        "types",
+        "variants",
+    )
 
     def __init__(
         self,
@@ -110,35 +171,80 @@ class _ClassCodec:
         loose: tuple[str, ...],
         floats: tuple[str, ...],
         null_floats: bool,
+        types: dict[str, Any],
+        fits: Callable[[Any], bool],
+        field_fits: tuple[tuple[str, Callable[[Any], bool]], ...],
+        safe: bool,
     ) -> None:
         self.decoder = decoder
         self.loose = loose
         self.floats = floats
         self.null_floats = null_floats
+        self.types = types
+        self.fits = fits
+        self.field_fits = field_fits
+        self.safe = safe
+        self.variants: dict[frozenset[str], type[msgspec.Struct]] = {}
 
 
 class Transcoder:
-    """Encodes domain events to JSON bytes and decodes them back to the same classes."""
+    """Encodes domain events, and other supported values, to JSON bytes and back.
 
-    def __init__(self) -> None:
+    With `strict`, an event holding a value of another type than its field's
+    annotation is refused, rather than stored as its own type.
+    """
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
         self._custom: dict[type, _CustomType] = {}
         self._custom_by_name: dict[str, _CustomType] = {}
         self._codecs: dict[type, _ClassCodec] = {}
         self._encoder = msgspec.json.Encoder(enc_hook=self._enc_hook, decimal_format="string")
 
+    @overload
+    def register(self, cls: Transcoding, /) -> None: ...
+
+    @overload
     def register(
         self,
         cls: type[T],
         name: str,
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
-    ) -> None:
-        """Teach the transcoder a type: `encode` turns a value into JSON-able data, `decode` back.
+    ) -> None: ...
 
-        `name` is stored with values in loosely typed fields: keep it stable. Register
-        types before the first event is encoded or decoded (in
-        `Application.register_transcodings`), since decoding plans are made once.
+    def register(
+        self,
+        cls: Any,
+        name: str | None = None,
+        encode: Callable[[Any], Any] | None = None,
+        decode: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """Teach the transcoder a type: `encode` turns a value into a supported one, `decode` back.
+
+        Also ``register(transcoding)``, with a `Transcoding`, as the `eventsourcing`
+        library has it. What `encode` returns is encoded in turn, so it may hold
+        UUIDs, dates, or other registered types. `name` is stored with values in
+        loosely typed fields: keep it stable. Register types before the first event
+        is encoded or decoded (in `Application.register_transcodings`), since
+        decoding plans are made once.
         """
+        if name is None and encode is None and decode is None:
+            transcoding = cls
+            try:
+                cls, name = transcoding.type, transcoding.name
+                encode, decode = transcoding.encode, transcoding.decode
+            except AttributeError:
+                raise TranscodingError(
+                    f"register() takes a Transcoding (an object with type, name, encode and "
+                    f"decode), or a class, a name, an encode and a decode: not {transcoding!r}"
+                ) from None
+        if not isinstance(cls, type) or not isinstance(name, str):
+            raise TranscodingError(
+                f"register() takes a class and a name (a str), not {cls!r} and {name!r}"
+            )
+        if encode is None or decode is None:
+            raise TranscodingError(f"register {cls.__qualname__} with both encode and decode")
         if self._codecs:
             raise TranscodingError(
                 f"register {cls.__qualname__} before the transcoder is used: override "
@@ -152,35 +258,118 @@ class Transcoder:
 
     # Encoding
 
-    def encode(self, event: DomainEvent) -> bytes:
-        cls = type(event)
-        codec = self._codec(cls)
+    def encode(self, obj: Any) -> bytes:
+        """An event as it is stored, or any other supported value in its tagged form.
+
+        `decode` reads them back: ``decode(EventClass, data)`` an event,
+        ``decode(data)`` a value.
+        """
+        cls = type(obj)
+        codec = self._codecs.get(cls)
+        if codec is None:
+            if not isinstance(obj, DomainEvent):
+                return self._encode_value(obj)
+            codec = self._codec(cls)
+        event: DomainEvent = obj
         try:
-            if codec.loose:
-                fields = msgspec.structs.asdict(event)
-                for name in codec.loose:
-                    fields[name] = self._tag(fields[name])
-                data = self._encoder.encode(fields)
+            if not codec.fits(event):
+                data = self._encode_own_types(event, codec)
             else:
-                data = self._encoder.encode(event)
-            if codec.null_floats and b"null" in data:  # a NaN would come back as None
-                data = self._encode_non_finite(event, codec, data)
-            # What cannot be read back must not be written.
-            try:
-                self._decode_current(cls, codec, data)
-            except msgspec.ValidationError:
-                data = self._encode_non_finite(event, codec, data)  # a NaN in a float field?
-                self._decode_current(cls, codec, data)  # if not, the same error again
-        except (msgspec.ValidationError, msgspec.EncodeError, TypeError, ValueError) as error:
+                if codec.loose:
+                    fields = msgspec.structs.asdict(event)
+                    for name in codec.loose:
+                        fields[name] = self._tag(fields[name])
+                    data = self._encoder.encode(fields)
+                else:
+                    data = self._encoder.encode(event)
+                if codec.null_floats and b"null" in data:  # a NaN would come back as None
+                    data = self._encode_non_finite(event, codec, data)
+                # What cannot be read back must not be written.
+                if not codec.safe or (codec.loose and b'"__t"' in data):
+                    try:
+                        self._decode_current(cls, codec, data)
+                    except msgspec.ValidationError:
+                        data = self._encode_non_finite(event, codec, data)  # a NaN in a float?
+                        try:
+                            self._decode_current(cls, codec, data)
+                        except msgspec.ValidationError:
+                            if self.strict:
+                                raise
+                            data = self._encode_own_types(event, codec)  # a constraint?
+        except (
+            msgspec.ValidationError,
+            msgspec.EncodeError,
+            TypeError,
+            ValueError,
+            TopicError,
+        ) as error:
             raise TranscodingError(
                 f"cannot store {cls.__qualname__} event (version {event.originator_version} "
-                f"of {event.originator_id}): {error}. Check the values given to the event "
-                "against its fields' types, or register the type with Transcoder.register()."
+                f"of {event.originator_id}): {error}. "
+                + (
+                    "TRANSCODER_STRICT is set: give each field a value of its annotated "
+                    "type, or unset it to store values as their own types."
+                    if self.strict
+                    else "Check the values given to the event against its fields' types, or "
+                    "register the type with Transcoder.register()."
+                )
             ) from error
         version = cls.class_version
         if version != 1:
             data = b"%s%d,%s" % (_VERSION_PREFIX, version, data[1:])
         return data
+
+    def _encode_value(self, obj: Any) -> bytes:
+        try:
+            return self._encoder.encode(self._tag(obj))
+        except (msgspec.EncodeError, TypeError, ValueError) as error:
+            raise TranscodingError(f"cannot encode {type(obj).__qualname__}: {error}") from error
+
+    def _encode_own_types(self, event: DomainEvent, codec: _ClassCodec) -> bytes:
+        """The event, with the typed fields whose values would not come back tagged.
+
+        Those fields hold values of other types than their annotations (or, rarely,
+        values the annotation refuses, or NaN): they are named in a ``"__o"`` key,
+        untagged when read, and taken as they are.
+        """
+        fields = msgspec.structs.asdict(event)
+        own = [name for name, fits in codec.field_fits if not fits(fields[name])]
+        if self.strict:
+            name = own[0]
+            raise TypeError(
+                f"Expected `{_describe_type(codec.types[name])}`, got "
+                f"`{type(fields[name]).__qualname__}` - at `$.{name}`"
+            )
+        own += [
+            name
+            for name, _ in codec.field_fits
+            if name not in own and not self._reads_back(codec, name, fields[name])
+        ]
+        for name in own:
+            fields[name] = self._tag(fields[name])
+        for name in codec.loose:
+            fields[name] = self._tag(fields[name])
+        data = self._encoder.encode({_OWN_TYPES: own, **fields})
+        if not codec.safe or b'"__t"' in data:  # else plain JSON, and typed values that fit
+            self._decode_via_dict(type(event), codec, data, type(event).class_version)
+        return data
+
+    def _reads_back(self, codec: _ClassCodec, name: str, value: Any) -> bool:
+        """Whether a value of its annotated type comes back from JSON through the annotation."""
+        if codec.safe:
+            return True
+        if name in codec.floats:
+            try:
+                if _holds_non_finite(msgspec.to_builtins(value, enc_hook=self._enc_hook)):
+                    return False
+            except (TypeError, ValueError):
+                return False
+        try:
+            data = self._encoder.encode(value)
+            msgspec.json.decode(data, type=codec.types[name], dec_hook=self._dec_hook)
+        except (msgspec.ValidationError, msgspec.EncodeError, TypeError, ValueError):
+            return False
+        return True
 
     def _encode_non_finite(self, event: DomainEvent, codec: _ClassCodec, data: bytes) -> bytes:
         """`data` again, with the precisely typed fields that hold NaN or infinity tagged.
@@ -217,8 +406,18 @@ class Transcoder:
     def _enc_hook(self, value: Any) -> Any:
         custom = self._custom.get(type(value))
         if custom is not None:
-            return custom.encode(value)
+            return self._tag(self._custom_encode(custom, value))
         raise TypeError(f"{type(value).__qualname__} values are not supported")
+
+    @staticmethod
+    def _custom_encode(custom: _CustomType, value: Any) -> Any:
+        encoded = custom.encode(value)
+        if type(encoded) is type(value):  # it would be encoded again, and again...
+            raise TypeError(
+                f"the encode registered for {type(value).__qualname__} ({custom.name!r}) "
+                "returned a value of the same type: return a supported value instead"
+            )
+        return encoded
 
     def _tag(self, value: Any) -> Any:
         """The value in the tagged form that keeps its type through JSON."""
@@ -235,7 +434,7 @@ class Transcoder:
             return {_TAG: "dict", "v": [[self._tag(k), self._tag(v)] for k, v in value.items()]}
         custom = self._custom.get(cls)
         if custom is not None:
-            return {_TAG: custom.name, "v": custom.encode(value)}
+            return {_TAG: custom.name, "v": self._tag(self._custom_encode(custom, value))}
         if isinstance(value, enum.Enum):
             return {_TAG: "enum", "c": get_topic(cls), "v": self._tag(value.value)}
         if cls is UUID:
@@ -255,6 +454,12 @@ class Transcoder:
                 else {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             )
             return {_TAG: "object", "c": get_topic(cls), "v": self._tag(fields)}
+        if isinstance(value, tuple) and hasattr(cls, "_fields"):  # a named tuple
+            named: Any = value
+            return {_TAG: "object", "c": get_topic(cls), "v": self._tag(named._asdict())}
+        for base in _CASTABLE:
+            if isinstance(value, base):
+                return {_TAG: "cast", "c": get_topic(cls), "v": self._tag(base(value))}
         raise TypeError(
             f"{cls.__qualname__} values are not supported: register {cls.__qualname__} with "
             "Transcoder.register() (in Application.register_transcodings)"
@@ -268,15 +473,25 @@ class Transcoder:
         Replays call it once per event, so the common case (version 1, precise
         types) is a C call with no Python in between. Events refuse unknown fields,
         so anything it cannot decode exactly as stored (a version marker from a newer
-        class, a field since removed) raises `msgspec.ValidationError`: the caller
-        then decodes that event with `decode`, which handles or explains it.
+        class, a field since removed, a value stored as its own type) raises
+        `msgspec.ValidationError`: the caller then decodes that event with `decode`,
+        which handles or explains it.
         """
         codec = self._codec(cls)
         if codec.decoder is None or cls.class_version != 1:
             return functools.partial(self.decode, cls)
         return codec.decoder.decode
 
-    def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent:
+    @overload
+    def decode(self, data: bytes, /) -> Any: ...
+
+    @overload
+    def decode(self, cls: type[E], data: bytes, /) -> E: ...
+
+    def decode(self, cls: Any, data: bytes | None = None, /) -> Any:
+        """``decode(EventClass, data)``: an event; ``decode(data)``: any value `encode` wrote."""
+        if data is None:
+            return self._decode_value(cls)
         codec = self._codec(cls)
         version = 1
         if data.startswith(_VERSION_PREFIX):
@@ -285,15 +500,13 @@ class Transcoder:
             data = b"{" + data[end + 1 :]
         try:
             if version == cls.class_version:
-                event: DomainEvent = self._decode_current(cls, codec, data)
-                return event
+                return self._decode_current(cls, codec, data)
             if version > cls.class_version:
                 raise TranscodingError(
                     f"a stored {cls.__qualname__} event has class_version {version}, newer "
                     f"than this code's {cls.class_version}: run the newer code to read it."
                 )
-            event = self._decode_via_dict(cls, codec, data, version)
-            return event
+            return self._decode_via_dict(cls, codec, data, version)
         except (msgspec.ValidationError, msgspec.DecodeError, KeyError, TypeError) as error:
             hint = (
                 "If the class changed shape, raise its class_version and add an upcast method."
@@ -305,8 +518,14 @@ class Transcoder:
                 f"cannot read a stored {cls.__qualname__} event: {error}. {hint}"
             ) from error
 
+    def _decode_value(self, data: bytes) -> Any:
+        try:
+            return self._untag(msgspec.json.decode(data))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as error:
+            raise TranscodingError(f"cannot decode a value: {error}") from error
+
     def _decode_current(self, cls: type[DomainEvent], codec: _ClassCodec, data: bytes) -> Any:
-        if codec.decoder is not None:
+        if codec.decoder is not None and b'"__o":' not in data:  # that key cannot be in a str
             try:
                 return codec.decoder.decode(data)
             except msgspec.ValidationError:
@@ -316,10 +535,12 @@ class Transcoder:
     def _decode_via_dict(
         self, cls: type[DomainEvent], codec: _ClassCodec, data: bytes, version: int
     ) -> Any:
-        """The slow path: loosely typed fields, or state stored by an older class version.
+        """The slow path: loosely typed fields, values stored as their own types, or
+        state stored by an older class version.
 
-        Upcasters see loosely typed values as Python objects and typed ones as JSON,
-        but for NaN and the infinities, which they see as floats.
+        Upcasters see loosely typed values and values stored as their own types as
+        Python objects, and typed ones as JSON, but for NaN and the infinities, which
+        they see as floats.
         """
         state: dict[str, Any] = msgspec.json.decode(data)
         if type(state) is not dict:
@@ -328,6 +549,12 @@ class Transcoder:
                 "not written by retell, or was changed since. Restore the record from a "
                 "backup, or correct its state to an object of the event's fields."
             )
+        own: list[str] | None = None
+        if _OWN_TYPES in state:
+            own = state.pop(_OWN_TYPES)
+            for name in own:
+                if name in state:
+                    state[name] = self._untag(state[name])
         if _FLOAT_FIELDS in state:
             for name in state.pop(_FLOAT_FIELDS):
                 if name in state:
@@ -339,6 +566,8 @@ class Transcoder:
             cls.upcast(state, version)
         fields = cls.__struct_fields__  # fields removed from the class are ignored
         state = {name: value for name, value in state.items() if name in fields}
+        if own:
+            return self._convert_but(cls, codec, state, own)
         try:
             return msgspec.convert(state, cls, dec_hook=self._dec_hook)
         except msgspec.ValidationError:
@@ -346,11 +575,31 @@ class Transcoder:
             # str_keys does, at a cost every event would pay.
             return msgspec.convert(state, cls, dec_hook=self._dec_hook, str_keys=True)
 
+    def _convert_but(
+        self, cls: type[DomainEvent], codec: _ClassCodec, state: dict[str, Any], own: list[str]
+    ) -> Any:
+        """The event, with the fields in `own` as they are and the others converted.
+
+        Through a variant of the class whose fields in `own` are typed ``Any``: one
+        call converts the others, rather than one call a field.
+        """
+        key = frozenset(own)
+        variant = codec.variants.get(key)
+        if variant is None:
+            fields = [
+                (name, Any if name in key else codec.types.get(name, Any), msgspec.UNSET)
+                for name in cls.__struct_fields__
+            ]
+            variant = codec.variants[key] = msgspec.defstruct(cls.__name__, fields, kw_only=True)
+        converted = msgspec.convert(state, variant, dec_hook=self._dec_hook, str_keys=True)
+        values = zip(variant.__struct_fields__, msgspec.structs.astuple(converted), strict=True)
+        return cls(**{name: value for name, value in values if value is not msgspec.UNSET})
+
     def _dec_hook(self, cls: type, value: Any) -> Any:
         custom = self._custom.get(cls)
         if custom is None:
             raise TypeError(f"{cls.__qualname__} is not a supported type")
-        return custom.decode(value)
+        return custom.decode(self._untag(value))
 
     def _untag(self, value: Any) -> Any:
         cls = type(value)
@@ -385,7 +634,7 @@ class Transcoder:
                 return base64.b64decode(data)
             case "dict":
                 return {self._untag(k): self._untag(v) for k, v in data}
-            case "enum":
+            case "enum" | "cast":
                 return resolve_topic(value["c"])(self._untag(data))
             case "object":
                 return resolve_topic(value["c"])(**self._untag(data))
@@ -395,7 +644,7 @@ class Transcoder:
                 f"stored data has a value of type {tag!r}, which is not registered: register "
                 "it with Transcoder.register() before reading these events."
             )
-        return custom.decode(data)
+        return custom.decode(self._untag(data))
 
     # Per-class plans
 
@@ -412,17 +661,52 @@ class Transcoder:
         try:
             fields = msgspec.structs.fields(cls)
             loose = tuple(f.name for f in fields if not self._is_precise(f.type, set()))
-            kinds = {f.name: self._float_kind(f.type, set()) for f in fields if f.name not in loose}
+            types = {f.name: f.type for f in fields if f.name not in loose}
+            kinds = {name: self._float_kind(tp, set()) for name, tp in types.items()}
             floats = tuple(name for name, kind in kinds.items() if kind)
             null_floats = _NULL_FLOAT in kinds.values()
             decoder = None if loose else msgspec.json.Decoder(cls, dec_hook=self._dec_hook)
+            compiler = _FitsCompiler(self._custom)
+            fits = compiler.function(types, "e", attributes=True)
+            field_fits = tuple(
+                (name, compiler.function({name: tp}, "v", attributes=False))
+                for name, tp in types.items()
+            )
+            safe = all(self._is_safe(tp) for tp in types.values())
         except (TypeError, NameError) as error:
             raise TranscodingError(
                 f"cannot store {cls.__qualname__} events: {error}. Use the types retell "
                 "supports in its fields, or register the type with Transcoder.register()."
             ) from error
-        codec = self._codecs[cls] = _ClassCodec(decoder, loose, floats, null_floats)
+        codec = self._codecs[cls] = _ClassCodec(
+            decoder, loose, floats, null_floats, types, fits, field_fits, safe
+        )
         return codec
+
+    def _is_safe(self, tp: Any) -> bool:
+        """Whether every value of exactly the precise annotation `tp` decodes through it.
+
+        Kept narrow on purpose (no floats, which may be NaN, no constraints, literals,
+        registered types or classes with fields): other values are decoded again
+        before they are written.
+        """
+        if tp in _FLOATLESS_LEAVES and tp not in self._custom:
+            return True
+        origin = typing.get_origin(tp)
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        if origin in (typing.Union, UnionType):
+            return len(args) == 2 and NoneType in args and all(map(self._is_safe, args))
+        if origin in (list, set, frozenset, tuple):
+            return bool(args) and all(map(self._is_safe, args))
+        if origin is dict:
+            return len(args) == 2 and args[0] in (str, int) and self._is_safe(args[1])
+        if isinstance(tp, type) and issubclass(tp, enum.Enum) and tp not in self._custom:
+            values = [type(member.value) for member in tp]
+            return not issubclass(tp, enum.Flag) and values in (
+                [str] * len(values),
+                [int] * len(values),
+            )
+        return False
 
     def _float_kind(self, tp: Any, seen: set[Any]) -> int:
         """Whether values of the precise annotation `tp` can hold a float: `_NO_FLOAT`,
@@ -450,7 +734,7 @@ class Transcoder:
         if not isinstance(tp, type) or issubclass(tp, enum.Enum):
             return _NO_FLOAT
         seen.add(tp)
-        return max((self._float_kind(t, seen) for t in self._field_types(tp)), default=_NO_FLOAT)
+        return max((self._float_kind(t, seen) for _, t in _fields_of(tp)), default=_NO_FLOAT)
 
     def _is_precise(self, tp: Any, seen: set[Any]) -> bool:
         """Whether msgspec alone round-trips values of annotation `tp` to the same types."""
@@ -479,21 +763,131 @@ class Transcoder:
         if dataclasses.is_dataclass(tp) or issubclass(tp, msgspec.Struct):
             seen.add(tp)
             try:
-                types = self._field_types(tp)
+                types = [t for _, t in _fields_of(tp)]
             except (TypeError, NameError):
                 return False
             return all(self._is_precise(t, seen) for t in types)
         return False
 
-    @staticmethod
-    def _field_types(tp: type) -> list[Any]:
-        """The annotations of a Struct's or dataclass's fields (none for other classes)."""
-        if issubclass(tp, msgspec.Struct):
-            return [field.type for field in msgspec.structs.fields(tp)]
-        if dataclasses.is_dataclass(tp):
-            hints = typing.get_type_hints(tp)
-            return [hints[field.name] for field in dataclasses.fields(tp)]
-        return []
+
+JSONTranscoder = Transcoder  # the `eventsourcing` library's name
+
+
+def _fields_of(tp: type) -> list[tuple[str, Any]]:
+    """The names and annotations of a Struct's or dataclass's fields (none for other classes)."""
+    if issubclass(tp, msgspec.Struct):
+        return [(field.name, field.type) for field in msgspec.structs.fields(tp)]
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return [(field.name, hints[field.name]) for field in dataclasses.fields(tp)]
+    return []
+
+
+class _FitsCompiler:
+    """Writes, and compiles, checks that values are exactly of their annotated types.
+
+    Generated code rather than a tree of closures: the check runs for every event
+    saved, and a flat ``type(e.name) is str and ...`` costs a few attribute loads.
+    Types are bound to generated names in the code's namespace, never written out.
+    """
+
+    def __init__(self, custom: dict[type, _CustomType]) -> None:
+        self._custom = custom
+        self._namespace: dict[str, Any] = {}
+        self._helpers: dict[type, str] = {}
+        self._ids = itertools.count()
+
+    def function(
+        self, types: dict[str, Any], arg: str, *, attributes: bool
+    ) -> Callable[[Any], bool]:
+        """A check of `arg`'s attributes `types` (or, without `attributes`, of `arg` itself)."""
+        parts = [
+            self._expr(tp, _attribute(arg, name) if attributes else arg)
+            for name, tp in types.items()
+        ]
+        return self._define(arg, " and ".join(parts) or "True")
+
+    def _define(self, arg: str, body: str) -> Callable[[Any], bool]:
+        name = f"_f{next(self._ids)}"
+        exec(f"def {name}({arg}):\n    return {body}\n", self._namespace)
+        function: Callable[[Any], bool] = self._namespace[name]
+        return function
+
+    def _bind(self, obj: Any) -> str:
+        name = f"_n{next(self._ids)}"
+        self._namespace[name] = obj
+        return name
+
+    def _var(self) -> str:
+        return f"_x{next(self._ids)}"
+
+    def _expr(self, tp: Any, v: str) -> str:
+        if tp is NoneType or tp is None:
+            return f"{v} is None"
+        if tp in _PRECISE_LEAVES or tp in self._custom:
+            return f"type({v}) is {self._bind(tp)}"
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is typing.Annotated:
+            return self._expr(args[0], v)
+        if origin is typing.Literal:
+            return f"(type({v}), {v}) in {self._bind(tuple((type(a), a) for a in args))}"
+        if origin in (typing.Union, UnionType):
+            return "(" + " or ".join(self._expr(a, v) for a in args) + ")"
+        if origin in (list, set, frozenset) or (origin is tuple and args[-1:] == (Ellipsis,)):
+            x = self._var()
+            each = self._expr(args[0], x)
+            return f"(type({v}) is {self._bind(origin)} and all({each} for {x} in {v}))"
+        if origin is tuple:
+            parts = [f"type({v}) is tuple", f"len({v}) == {len(args)}"]
+            parts += [self._expr(a, f"{v}[{i}]") for i, a in enumerate(args)]
+            return "(" + " and ".join(parts) + ")"
+        if origin is dict:
+            k, x = self._var(), self._var()
+            each = f"{self._expr(args[0], k)} and {self._expr(args[1], x)}"
+            return f"(type({v}) is dict and all({each} for {k}, {x} in {v}.items()))"
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return f"type({v}) is {self._bind(tp)}"
+        if isinstance(tp, type) and (
+            dataclasses.is_dataclass(tp) or issubclass(tp, msgspec.Struct)
+        ):
+            return f"{self._helper(tp)}({v})"
+        raise TypeError(f"{tp!r} cannot be checked")  # _is_precise lets no other through
+
+    def _helper(self, tp: type) -> str:
+        """The name of a function that checks a dataclass's or Struct's fields (recursive)."""
+        name = self._helpers.get(tp)
+        if name is None:
+            name = self._helpers[tp] = f"_c{next(self._ids)}"
+            parts = [f"type(v) is {self._bind(tp)}"]
+            parts += [self._expr(t, _attribute("v", field)) for field, t in _fields_of(tp)]
+            body = " and ".join(parts)
+            exec(f"def {name}(v):\n    return {body}\n", self._namespace)
+        return name
+
+
+def _attribute(obj: str, name: str) -> str:
+    """Source that reads attribute `name` of `obj`."""
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return f"{obj}.{name}"
+    return f"getattr({obj}, {name!r})"
+
+
+def _describe_type(tp: Any) -> str:
+    """An annotation as it is written in code: ``UUID | None``, ``list[Point]``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, UnionType):
+        return " | ".join(map(_describe_type, args))
+    if origin is typing.Annotated:
+        return _describe_type(args[0])
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(map(repr, args))}]"
+    if origin is not None:
+        inner = ", ".join("..." if a is Ellipsis else _describe_type(a) for a in args)
+        return f"{_describe_type(origin)}[{inner}]"
+    if tp is NoneType:
+        return "None"
+    return tp.__qualname__ if isinstance(tp, type) else repr(tp)
 
 
 def _holds_non_finite(value: Any) -> bool:
