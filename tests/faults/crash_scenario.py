@@ -32,31 +32,16 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
-from retell import Aggregate, Application, event
 from retell.domain.events import DomainEvent
 from retell.errors import ConcurrencyError, OperationalError
 from retell.persistence.recorders import TrackingRecorder
 from retell.persistence.records import Tracking
 from retell.projection import Projection, ProjectionRunner
 from retell.system import ProcessApplication, ProcessingEvent
+from tests.postgres.helpers import Dog, Kennel
 
 SETTLE_SECONDS = 1.5
 """Long enough for a subscription's poll (every second) to read to the end."""
-
-
-class Dog(Aggregate):
-    @event("Registered")
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.tricks: list[str] = []
-
-    @event("TrickAdded")
-    def add_trick(self, trick: str) -> None:
-        self.tricks.append(trick)
-
-
-class Kennel(Application):
-    """The leader: every instance with the same env shares its tables."""
 
 
 class Consumer(Protocol):
