@@ -1,0 +1,1 @@
+"""The `eventsourcing` library's documented example applications, written for retell."""
