@@ -6,7 +6,6 @@ CI), where it fails them: a missing server must not pass as a green run.
 
 from __future__ import annotations
 
-import gc
 import importlib.util
 import os
 import socket
@@ -61,10 +60,6 @@ def prepare(alias: str) -> None:
 
 def destroy_all() -> None:
     """Drop the test databases made on servers (SQLite files go with their directory)."""
-    from retell.django import wakeups
-
-    wakeups.stop_listeners()  # their connections would keep the test databases in use
-    gc.collect()  # close the connections of finished threads
     for alias, original in sorted(_prepared.items()):
         connection = connections[alias]
         if connection.vendor != "sqlite":

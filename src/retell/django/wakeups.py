@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django import db
 from django.db import connections
 
+from retell.django import testdb  # noqa: F401 (Django's test databases, see there)
 from retell.django.leases import dedicated_connection
 from retell.errors import OperationalError
 
@@ -81,16 +82,26 @@ def channel(application_name: str) -> str:
     return "retell_django_" + hashlib.sha256(application_name.encode()).hexdigest()[:40]
 
 
-def stop_listeners() -> None:
-    """Stop every listener thread and close its connection (before dropping a database)."""
+def stop_listeners(database: str | None = None) -> None:
+    """Stop the listener threads, and close their connections: all of them, or those on
+    `database` (which Django is about to drop, see `retell.django.testdb`). A later
+    commit or subscription starts a new one."""
     with _lock:
-        listeners = list(_listeners.values())
-        _listeners.clear()
+        on = {w.alias for w in _connections.values() if w.settings_dict["NAME"] == database}
+        aliases = [a for a in _listeners if database in (None, _database(a)) or a in on]
+        listeners = [_listeners.pop(alias) for alias in aliases]
+        wrappers = [w for w in _connections.values() if w.alias in aliases]
+        for key in [k for k, w in _connections.items() if w.alias in aliases]:
+            del _connections[key]
     for listener in listeners:
         listener.stop()
-    for wrapper in list(_connections.values()):
+    for wrapper in wrappers:
         wrapper.close()
-    _connections.clear()
+
+
+def _database(alias: str) -> str:
+    """The name of the database the alias's connections are made to now."""
+    return str(connections.settings[alias]["NAME"])
 
 
 def _listener(alias: str) -> Listener | None:
@@ -126,5 +137,8 @@ def _raw_connection(alias: str) -> Any:
         ) from error
     raw = wrapper.connection
     raw.autocommit = True
-    _connections[id(raw)] = wrapper
+    with _lock:  # forget the connections of earlier attempts, closed by now
+        for key in [k for k, w in _connections.items() if w.alias == alias and k != id(raw)]:
+            _connections.pop(key).close()
+        _connections[id(raw)] = wrapper
     return raw
