@@ -355,11 +355,13 @@ def test_settings_may_be_numbers_and_booleans() -> None:
         TrainingSchool(env={"AGGREGATE_CACHE_MAXSIZE": [5]})  # type: ignore[dict-item]
 
 
-def test_ids_must_be_uuids_and_versions_start_at_one() -> None:
+def test_ids_must_be_uuids_or_strs_and_versions_start_at_one() -> None:
     app = TrainingSchool()
     dog_id = app.register("Fido")
-    with pytest.raises(RetellError, match=r"ids are UUIDs, not str: get\(UUID"):
-        app.repository.get(str(dog_id))  # type: ignore[arg-type]
+    with pytest.raises(RetellError, match=r"ids are UUIDs or strs, not int: 42"):
+        app.repository.get(42)  # type: ignore[arg-type]
+    with pytest.raises(AggregateNotFound):
+        app.repository.get(str(dog_id))  # a str id: another aggregate than the UUID's
     with pytest.raises(AggregateNotFound, match="versions start at 1"):
         app.repository.get(dog_id, version=0)
 

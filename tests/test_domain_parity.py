@@ -246,8 +246,9 @@ def test_create_and_trigger_event_take_an_id_and_a_timestamp(app: Application) -
     (again,) = stored(app, note)
     assert (again.created_on, again.modified_on, again.text) == (then, later, "hello")
     assert Note._create(event_class=Note.Written, text="x").version == 1
-    with pytest.raises(TypeError, match="ids must be UUIDs"):
-        Note._create(Note.Written, id="note-1", text="x")  # type: ignore[arg-type]
+    assert Note._create(Note.Written, id="note-1", text="x").id == "note-1"
+    with pytest.raises(TypeError, match="ids must be UUIDs or strs"):
+        Note._create(Note.Written, id=1, text="x")  # type: ignore[arg-type]
 
 
 def test_create_timestamp() -> None:

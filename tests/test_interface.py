@@ -318,8 +318,9 @@ def test_a_reply_that_is_not_the_services_json_is_a_clear_error() -> None:
     item = {**ListInterface([]).item(1), "originator_id": "x"}
     not_an_id = json.dumps({"id": "1,1", "next_id": None, "items": [item]})
     Broken.get_log_section = lambda self, section_id: not_an_id  # type: ignore[method-assign]
+    assert client["1,1"].items[0].originator_id == "x"  # a str id
     with pytest.raises(TranscodingError, match="originator_id that is not a UUID"):
-        client["1,1"]
+        NotificationLogJSONClient(Broken([]), originator_id_type="uuid")["1,1"]
 
 
 def test_notifications_keep_their_bytes() -> None:

@@ -7,11 +7,17 @@ The names most code needs are here; the layers behind them are `retell.domain`,
 
 from retell.application import Application, EventSourcedLog, NotificationLogReader, Recording
 from retell.domain import Aggregate, aggregate, event
-from retell.errors import AggregateNotFound, ConcurrencyError, RetellError
+from retell.errors import (
+    AggregateNotFound,
+    AggregateNotFoundError,
+    ConcurrencyError,
+    RetellError,
+)
 
 __all__ = [
     "Aggregate",
     "AggregateNotFound",
+    "AggregateNotFoundError",
     "Application",
     "ConcurrencyError",
     "EventSourcedLog",

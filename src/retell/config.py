@@ -9,17 +9,29 @@ configured apart through one ``os.environ``.
 Frameworks may add settings that ``os.environ`` overrides, with
 `add_process_defaults`: the Django app adds ``settings.RETELL`` this way, so a
 Django project configures retell in its settings file like everything else, and
-a deployment can still override any key from the environment.
+a deployment can still override any key from the environment. They may also name
+the store used when no key names one (`add_default_store`: the Django app's own, so
+a Django project never keeps its events in memory by accident), and say that they
+are still starting up (`add_setup_check`), when work that needs the database waits.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from typing import TypeAlias
 
 from retell.errors import ConfigurationError
 
+EnvType: TypeAlias = Mapping[str, str]
+"""The type of an ``env`` argument (the `eventsourcing` library's name for it)."""
+
 _process_defaults: list[Callable[[], Mapping[str, str]]] = []
+_default_stores: list[Callable[[], str | None]] = []
+_setup_checks: list[Callable[[], bool]] = []
+
+MEMORY_STORE = "retell.memory"
 
 
 def add_process_defaults(source: Callable[[], Mapping[str, str]]) -> None:
@@ -28,15 +40,79 @@ def add_process_defaults(source: Callable[[], Mapping[str, str]]) -> None:
         _process_defaults.append(source)
 
 
+def add_default_store(source: Callable[[], str | None]) -> None:
+    """Add a source of the store to use when no key names one (None: no opinion)."""
+    if source not in _default_stores:
+        _default_stores.append(source)
+
+
+def default_store() -> str:
+    """The store for an application whose settings name none: the last source's that
+    names one, else ``retell.memory``."""
+    for source in reversed(_default_stores):
+        name = source()
+        if name:
+            return name
+    settings = _django_settings()
+    if settings is not None and "retell.django" in getattr(settings, "INSTALLED_APPS", ()):
+        raise ConfigurationError(_NOT_SET_UP)  # its store would be the default: not memory
+    return MEMORY_STORE
+
+
+def add_setup_check(source: Callable[[], bool]) -> None:
+    """Add a test of whether a framework is still starting up (Django: apps loading)."""
+    if source not in _setup_checks:
+        _setup_checks.append(source)
+
+
+def setting_up() -> bool:
+    """Whether a framework is still starting up: then runners defer their first read,
+    so that starting one in Django's ``AppConfig.ready()`` works before ``migrate``."""
+    return any(source() for source in _setup_checks)
+
+
 def process_environ() -> Mapping[str, str]:
     """``os.environ`` over the sources given to `add_process_defaults`, if any."""
     if not _process_defaults:
+        _refuse_unread_django_settings()
         return os.environ
     merged: dict[str, str] = {}
     for source in _process_defaults:
         merged.update(source())
     merged.update(os.environ)
     return merged
+
+
+def _refuse_unread_django_settings() -> None:
+    """Refuse a Django project's ``settings.RETELL`` that nothing reads.
+
+    Here, not in `retell.django`: when that app is not installed none of its code runs,
+    and the application would quietly keep its events in memory. Django is not
+    imported, only looked for.
+    """
+    settings = _django_settings()
+    if settings is None or getattr(settings, "RETELL", None) is None:
+        return
+    if "retell.django" in getattr(settings, "INSTALLED_APPS", ()):
+        raise ConfigurationError(_NOT_SET_UP)
+    raise ConfigurationError(
+        "settings.RETELL is set, but 'retell.django' is not in INSTALLED_APPS, so nothing "
+        "reads it (and the application would keep its events in memory): add "
+        "'retell.django' to INSTALLED_APPS, then run manage.py migrate."
+    )
+
+
+_NOT_SET_UP = (
+    "Django is not set up yet, so retell.django's settings and store are not in use: call "
+    "django.setup() first, or construct the application in an AppConfig.ready() method "
+    "or later."
+)
+
+
+def _django_settings() -> object | None:
+    """Django's settings if Django is imported and they are configured (never imports it)."""
+    settings = getattr(sys.modules.get("django.conf"), "settings", None)
+    return settings if settings is not None and settings.configured else None
 
 
 def check_class_sizes(cls: type, *attributes: str) -> None:

@@ -10,14 +10,18 @@ handles `OperationalError` works the same on each of them:
     ├── TopicError                  a topic that names no importable class
     ├── AggregateNotFound           no aggregate with that id (also a LookupError)
     ├── EventError                  an event that cannot be applied (wrong id or version)
+    │   ├── OriginatorIDError           the event belongs to another aggregate
+    │   ├── OriginatorVersionError      the event is not the aggregate's next version
     │   └── AggregateDefinitionError    a class or @event that cannot work (also a TypeError)
     │       └── EventNameError          a name that cannot name a class (also a ValueError)
     ├── ArgumentError               arguments an aggregate class does not take (also a TypeError)
     ├── TranscodingError            a value that cannot be encoded, or bytes that cannot be decoded
     ├── CipherError                 a wrong key, or a record whose bytes were tampered with
     ├── WaitTimeout                 waiting for a position that did not arrive in time
+    │   └── WaitInterruptedError        the wait was interrupted (its runner stopped or failed)
     ├── SystemDefinitionError       a System whose pipes do not make sense (a cycle, say)
     ├── RunnerError                 a runner used wrongly (started twice, unknown application)
+    │   └── RunnerAlreadyStartedError   start() on a runner that is started
     ├── PolicyError                 a process application's policy raised (names the event)
     └── PersistenceError
         ├── InterfaceError          the store's client library was used wrongly
@@ -33,6 +37,12 @@ handles `OperationalError` works the same on each of them:
 
 Messages say what went wrong and what to do about it: which aggregate and version,
 which table is missing and which command creates it, which key is wrong.
+
+The `eventsourcing` library's names for the same errors are other names of these
+classes, so that its users' ``except`` clauses keep working: `EventSourcingError`
+(`RetellError`), `AggregateNotFoundError` (`AggregateNotFound`),
+`EventProcessingError` (`PolicyError`), `RecordConflictError` (`IntegrityError`),
+`TranscodingNotRegisteredError` (`TranscodingError`).
 
 Where the `eventsourcing` library raises a built-in exception for the same mistake
 (`TypeError` for an aggregate class or `@event` used wrongly, `ValueError` for an
@@ -61,6 +71,14 @@ class AggregateNotFound(RetellError, LookupError):
 
 class EventError(RetellError):
     """An event cannot be applied to the aggregate it is given."""
+
+
+class OriginatorIDError(EventError):
+    """An event was applied to an aggregate it does not belong to (another id)."""
+
+
+class OriginatorVersionError(EventError):
+    """An event was applied to an aggregate at another version than the one it follows."""
 
 
 class AggregateDefinitionError(EventError, TypeError):
@@ -93,6 +111,13 @@ class WaitTimeout(RetellError, TimeoutError):
     """A wait for a tracking or notification position ran out of time."""
 
 
+class WaitInterruptedError(WaitTimeout):
+    """A wait ended early because its `interrupt` was set (its runner stopped or failed).
+
+    A `WaitTimeout` too: either way the position was not processed in the wait.
+    """
+
+
 class SystemDefinitionError(RetellError):
     """A System's pipes do not describe a valid flow of events between applications."""
 
@@ -101,11 +126,19 @@ class RunnerError(RetellError):
     """A runner was used wrongly: started twice, or asked for an application it lacks."""
 
 
+class RunnerAlreadyStartedError(RunnerError):
+    """``start()`` was called on a runner that is started already: ``stop()`` it first."""
+
+
 class PolicyError(RetellError):
     """A follower's policy raised while processing an upstream event.
 
     Nothing the policy did was recorded; the follower's position stays before the
     event, so it is processed again once the cause is fixed.
+
+    ``args[0]`` is the policy's error as text, as in the `eventsourcing` library's
+    `EventProcessingError`; ``str()`` also says which follower, leader, position and
+    event.
     """
 
     def __init__(
@@ -115,10 +148,14 @@ class PolicyError(RetellError):
         self.leader = leader
         self.position = position
         self.event = event
-        super().__init__(
+        self.message = (
             f"{follower} failed to process position {position} of {leader} "
             f"({type(event).__qualname__}): {type(cause).__name__}: {cause}"
         )
+        super().__init__(str(cause))
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PersistenceError(RetellError):
@@ -182,3 +219,12 @@ class ProgrammingError(DatabaseError):
 
 class NotSupportedError(DatabaseError):
     """The store does not support what was asked of it."""
+
+
+# The `eventsourcing` library's names for the same errors, so that its users'
+# ``except`` clauses catch what retell raises.
+EventSourcingError = RetellError
+AggregateNotFoundError = AggregateNotFound
+EventProcessingError = PolicyError
+RecordConflictError = IntegrityError
+TranscodingNotRegisteredError = TranscodingError

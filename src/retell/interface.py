@@ -11,12 +11,14 @@ what the service's methods of the same names return (an HTTP GET each, say).
 The JSON is the `eventsourcing` library's, so either side may be that library: a
 section is ``{"id", "next_id", "items"}``, a page is a list of items, and an item is
 ``{"id", "originator_id", "originator_version", "topic", "state"}``, with the
-aggregate id as 32 hex digits and the stored bytes (encrypted, if the leader
-encrypts) in base64.
+aggregate id as 32 hex digits (a UUID) or as it is (a str id), and the stored bytes
+(encrypted, if the leader encrypts) in base64. The client reads 32 lowercase hex
+digits as a UUID and any other id as a str, unless told the leader's id type.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Generic, TypeVar
@@ -27,6 +29,7 @@ import msgspec
 from retell.application.application import Application
 from retell.application.notification_log import NotificationLog, Section
 from retell.errors import TranscodingError
+from retell.persistence.ids import IdType
 from retell.persistence.records import Notification
 
 __all__ = [
@@ -128,23 +131,33 @@ class NotificationLogJSONService(NotificationLogInterface, Generic[A]):
 
 
 class NotificationLogJSONClient(NotificationLog):
-    """A notification log read through `interface`, from a `NotificationLogJSONService`."""
+    """A notification log read through `interface`, from a `NotificationLogJSONService`.
 
-    def __init__(self, interface: NotificationLogInterface) -> None:
-        super().__init__(_JSONNotifications(interface))
+    `originator_id_type` is the leader's id type, where the JSON cannot tell: ``text``
+    keeps every id a str (a str id of 32 hex digits would otherwise be read as a
+    UUID), ``uuid`` requires UUIDs. By default 32 hex digits are a UUID.
+    """
+
+    def __init__(
+        self, interface: NotificationLogInterface, *, originator_id_type: IdType | None = None
+    ) -> None:
+        super().__init__(_JSONNotifications(interface, originator_id_type))
         self.interface = interface
+        self.originator_id_type = originator_id_type
 
     def __getitem__(self, section_id: str) -> Section:
         body = self.interface.get_log_section(section_id)
         section = _decode(_section_decoder, body, "a section")
-        return Section(section.id, _notifications(section.items), section.next_id)
+        items = _notifications(section.items, self.originator_id_type)
+        return Section(section.id, items, section.next_id)
 
 
 class _JSONNotifications:
     """The log's pages, read through an interface: the client's notification source."""
 
-    def __init__(self, interface: NotificationLogInterface) -> None:
+    def __init__(self, interface: NotificationLogInterface, id_type: IdType | None) -> None:
         self.interface = interface
+        self.id_type = id_type
 
     def select_notifications(
         self,
@@ -158,7 +171,8 @@ class _JSONNotifications:
         body = self.interface.get_notifications(
             start, limit, topics, inclusive_of_start=inclusive_of_start
         )
-        notifications = _notifications(_decode(_page_decoder, body, "a list of notifications"))
+        items = _decode(_page_decoder, body, "a list of notifications")
+        notifications = _notifications(items, self.id_type)
         if stop is not None:  # the interface takes no stop: the page is cut here
             notifications = [n for n in notifications if n.id <= stop]
         return notifications
@@ -200,11 +214,14 @@ def _decode(decoder: msgspec.json.Decoder[T], body: str | bytes, what: str) -> T
         ) from None
 
 
-def _notifications(items: list[_Item]) -> list[Notification]:
+_HEX_UUID = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def _notifications(items: list[_Item], id_type: IdType | None = None) -> list[Notification]:
     try:
         return [
             Notification(
-                originator_id=UUID(item.originator_id),
+                originator_id=_id(item.originator_id, id_type),
                 originator_version=item.originator_version,
                 topic=item.topic,
                 state=item.state,
@@ -215,5 +232,12 @@ def _notifications(items: list[_Item]) -> list[Notification]:
     except ValueError as error:
         raise TranscodingError(
             f"the notification log's interface returned an originator_id that is not a "
-            f"UUID ({error}): retell's aggregate ids are UUIDs"
+            f"UUID ({error}), and the client was made with originator_id_type='uuid'"
         ) from None
+
+
+def _id(text: str, id_type: IdType | None) -> UUID | str:
+    """An id from its JSON: a UUID's 32 hex digits, or a str id."""
+    if id_type == "text" or (id_type is None and not _HEX_UUID.match(text)):
+        return text
+    return UUID(text)

@@ -3,6 +3,9 @@
 For tests, examples and caches of state that can be rebuilt. Thread-safe: one lock
 per recorder guards every write, and a whole save becomes visible to readers at
 once (one ``list.extend``), with gap-free notification ids from 1.
+
+Aggregate ids are kept as they are, UUIDs and strs alike, with no setting: a UUID
+and its text are two aggregates, as the UUID and the str differ.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from uuid import UUID
 
 from retell.errors import ConcurrencyError, tracking_not_higher
 from retell.persistence.factory import InfrastructureFactory, Purpose, T
+from retell.persistence.ids import wrong_id_type
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -33,11 +37,23 @@ class _Stream:
         self.events: list[StoredEvent] = []
 
 
+def _key(originator_id: UUID | str) -> int | str:
+    """A stream's key: a UUID's int (UUID.__hash__ is slow), or the str itself."""
+    if type(originator_id) is str:
+        return originator_id
+    try:
+        return originator_id.int  # type: ignore[union-attr]
+    except AttributeError:
+        if isinstance(originator_id, str):
+            return str.__str__(originator_id)
+        raise wrong_id_type(originator_id, "uuid") from None
+
+
 class MemoryAggregateRecorder(AggregateRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._streams: dict[int, _Stream] = {}  # by UUID.int: UUID.__hash__ is slow
+        self._streams: dict[int | str, _Stream] = {}  # by UUID.int, or by the str id
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         with self._lock:
@@ -48,12 +64,12 @@ class MemoryAggregateRecorder(AggregateRecorder):
     def _check_versions(self, stored_events: Sequence[StoredEvent]) -> None:
         if len(stored_events) == 1:  # the common save: no duplicates within it to look for
             event = stored_events[0]
-            stream = self._streams.get(event.originator_id.int)
+            stream = self._streams.get(_key(event.originator_id))
             if stream is None or stream.versions[-1] < event.originator_version:
                 return
-        seen: set[tuple[int, int]] = set()
+        seen: set[tuple[int | str, int]] = set()
         for event in stored_events:
-            key = (event.originator_id.int, event.originator_version)
+            key = (_key(event.originator_id), event.originator_version)
             stream = self._streams.get(key[0])
             taken = key in seen
             if stream is not None and not taken:
@@ -65,9 +81,10 @@ class MemoryAggregateRecorder(AggregateRecorder):
 
     def _append(self, records: Sequence[StoredEvent]) -> None:
         for record in records:
-            stream = self._streams.get(record.originator_id.int)
+            key = _key(record.originator_id)
+            stream = self._streams.get(key)
             if stream is None:
-                stream = self._streams[record.originator_id.int] = _Stream()
+                stream = self._streams[key] = _Stream()
             if not stream.versions or stream.versions[-1] < record.originator_version:
                 stream.versions.append(record.originator_version)
                 stream.events.append(record)
@@ -78,15 +95,16 @@ class MemoryAggregateRecorder(AggregateRecorder):
 
     def select_events(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
+        key = _key(originator_id)
         with self._lock:
-            stream = self._streams.get(originator_id.int)
+            stream = self._streams.get(key)
             if stream is None:
                 return []
             lo = 0 if gt is None else bisect_right(stream.versions, gt)
@@ -210,3 +228,11 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return MemoryProcessRecorder()
+
+
+# The `eventsourcing` library's names for this store ("plain old Python objects").
+POPOFactory = Factory
+POPOAggregateRecorder = MemoryAggregateRecorder
+POPOApplicationRecorder = MemoryApplicationRecorder
+POPOTrackingRecorder = MemoryTrackingRecorder
+POPOProcessRecorder = MemoryProcessRecorder

@@ -10,6 +10,11 @@ A `ProjectionRunner` runs a projection in a thread: it starts from the view's la
 position and follows the application's log live, through the store's subscription.
 It lives through the database going away (a restart, a crash, a failover): it waits
 and reads on from the view's last position. Any other error stops it.
+
+It starts with `start()` or a ``with`` block, not when it is made: a process that
+only reads the view (a web server whose worker runs the projection elsewhere) makes
+one to `wait` on. `run_forever()` starts it if need be and blocks until it stops or
+fails, as in the `eventsourcing` library, whose runner starts when it is made.
 """
 
 from __future__ import annotations
@@ -23,7 +28,13 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from retell.application.application import Application
 from retell.config import Environment, check_class_sizes, process_environ
 from retell.domain.events import DomainEvent
-from retell.errors import OperationalError, RetellError, RunnerError
+from retell.errors import (
+    OperationalError,
+    RetellError,
+    RunnerAlreadyStartedError,
+    RunnerError,
+    WaitInterruptedError,
+)
 from retell.persistence.factory import InfrastructureFactory
 from retell.persistence.recorders import Subscription, TrackingRecorder
 from retell.persistence.records import Notification, Tracking
@@ -109,9 +120,12 @@ class ProjectionRunner(Generic[V]):
             t if isinstance(t, str) else get_topic(t) for t in projection_class.topics
         )
         self.errors: list[BaseException] = []
+        self.is_interrupted = threading.Event()
+        """Set once the runner stops following: `stop()`, an error, or `proceed` said no."""
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
         self._proceed: Callable[[], bool] | None = None
+        self._halting = False
 
     @property
     def leader_name(self) -> str:
@@ -125,18 +139,35 @@ class ProjectionRunner(Generic[V]):
         asks whether it still holds the projection's lease).
         """
         if self._thread is not None:
-            raise RunnerError("the projection runner is already started")
+            raise RunnerAlreadyStartedError("the projection runner is already started")
+        self.is_interrupted.clear()
         self._proceed = proceed
         position = self.view.max_tracking_id(self.leader_name)
         self._subscription = self.app.recorder.subscribe(gt=position, topics=self.topics)
         self._thread = threading.Thread(
-            target=self._run, name=f"retell-projection-{self.projection.name}", daemon=True
+            target=self._run_until_stopped,
+            args=(self._subscription,),
+            name=f"retell-projection-{self.projection.name}",
+            daemon=True,
         )
         self._thread.start()
 
-    def _run(self) -> None:
-        subscription = self._subscription
-        assert subscription is not None
+    def run_forever(self, timeout: float | None = None) -> None:
+        """Block until the runner stops or fails, or for `timeout` seconds; starts it
+        first if it was never started. Raises the error that stopped it, if one did."""
+        if self._thread is None and not self.is_interrupted.is_set():
+            self.start()
+        if self.is_interrupted.wait(timeout) and self.errors:
+            raise self.errors[0]
+
+    def _run_until_stopped(self, subscription: Subscription) -> None:
+        try:
+            self._run(subscription)
+        finally:
+            if not self._halting:  # halted for a rebuild, it follows again after
+                self.is_interrupted.set()
+
+    def _run(self, subscription: Subscription) -> None:
         pause = RETRY_SECONDS[0]
         while True:
             try:
@@ -183,7 +214,12 @@ class ProjectionRunner(Generic[V]):
         """Block until the view has processed `position` (read-your-writes)."""
         if self.errors:
             raise RunnerError(f"the projection stopped: {self.errors[0]}") from self.errors[0]
-        self.view.wait(self.leader_name, position, timeout)
+        try:
+            self.view.wait(self.leader_name, position, timeout, interrupt=self.is_interrupted)
+        except WaitInterruptedError:
+            if self.errors:  # it failed during the wait
+                raise RunnerError(f"the projection stopped: {self.errors[0]}") from self.errors[0]
+            raise
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empty the view and replay every event into it; returns how many were processed.
@@ -191,7 +227,7 @@ class ProjectionRunner(Generic[V]):
         Stops following while it runs, and follows again afterwards if it was.
         """
         was_running, proceed = self._thread is not None, self._proceed
-        self.stop(close=False)
+        self._halt()
         self._proceed = None
         self.projection.reset_view()
         self.view.delete_tracking(self.leader_name)
@@ -216,15 +252,24 @@ class ProjectionRunner(Generic[V]):
 
     def stop(self, close: bool = True) -> None:
         """Stop following; with `close`, also release the application and the view."""
-        if self._subscription is not None:
-            self._subscription.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._subscription, self._thread = None, None
+        self._halt()
+        self.is_interrupted.set()
         if close:
             self.view.close()
             self.factory.close()
             self.app.close()
+
+    def _halt(self) -> None:
+        """Stop the thread, leaving `is_interrupted` as it is."""
+        self._halting = True
+        try:
+            if self._subscription is not None:
+                self._subscription.stop()
+            if self._thread is not None:
+                self._thread.join(timeout=30)
+            self._subscription, self._thread = None, None
+        finally:
+            self._halting = False
 
     def __enter__(self) -> Self:
         self.start()

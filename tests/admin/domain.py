@@ -51,3 +51,21 @@ def new_kennel(env: dict[str, str], snapshots: int = 0) -> Kennel:
     cls = type("Kennel", (Kennel,), attributes)
     kennel: Kennel = cls(env=env)
     return kennel
+
+
+class Stream(Aggregate):
+    """An aggregate of an application whose ids are strs (``ORIGINATOR_ID_TYPE=text``)."""
+
+    class Started(Aggregate.Created):
+        pass
+
+    @event("Noted")
+    def note(self, text: str) -> None:
+        self.text = text
+
+
+def new_streams(env: dict[str, str]) -> Application:
+    """An application with str ids and a name of its own (see `new_kennel`)."""
+    cls = type("Streams", (Application,), {"name": f"Streams{uuid4().hex[:10]}"})
+    app: Application = cls(env={**env, "ORIGINATOR_ID_TYPE": "text"})
+    return app

@@ -10,11 +10,12 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.test import Client
+from django.test.utils import override_settings
 
 from retell.django.admin import views
 from retell.django.models import EventRecord
 from tests.admin.conftest import store_env
-from tests.admin.domain import Kennel, new_kennel
+from tests.admin.domain import Kennel, Stream, new_kennel, new_streams
 from tests.admin.helpers import EVENTS, history, state, text, visible
 
 _VERSION_ROW = re.compile(r'<tr class="retell-event">\s*<td>(\d+)</td>')
@@ -137,3 +138,23 @@ def test_an_event_that_cannot_be_applied_is_reported(alias: str, client: Client)
     assert "State before the error" in page
     assert shown_state(response)["tricks"] == ["sit"]
     assert client.get(history(kennel.name, dog)).status_code == 200
+
+
+def test_the_pages_of_an_aggregate_whose_id_is_a_str(alias: str, client: Client) -> None:
+    """A str id, "/" and all, is quoted in the pages' URLs as the admin quotes keys."""
+    app = new_streams(store_env(alias))
+    stream = Stream(id="dogs/fido-1")
+    stream.note("sit")
+    app.save(stream)
+    key = f"{app.name.upper()}_ORIGINATOR_ID_TYPE"
+    with override_settings(RETELL={"DJANGO_DB_ALIAS": alias, key: "text"}):
+        listed = text(client.get(EVENTS, {"application_name": app.name}))
+        assert f'href="{history(app.name, "dogs_2Ffido-1")}"' in listed
+        response = client.get(history(app.name, "dogs_2Ffido-1"))
+        assert response.status_code == 200
+        assert versions(response) == [1, 2]
+        page = client.get(state(app.name, "dogs_2Ffido-1"))
+        assert page.status_code == 200
+        shown = shown_state(page)
+        assert (shown["id"], shown["version"], shown["text"]) == ("dogs/fido-1", 2, "sit")
+        assert client.get(history(app.name, "dogs_2Ffido-2")).status_code == 404

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from django.db import connections
@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from retell.django.models import EventRecord
 from tests.admin.conftest import store_env
-from tests.admin.domain import Kennel, new_kennel
+from tests.admin.domain import Kennel, Stream, new_kennel, new_streams
 from tests.admin.helpers import EVENTS, positions, text, visible
 
 
@@ -118,10 +118,12 @@ def test_filter_by_event_type_alone(alias: str, kennel: Kennel, client: Client) 
 
 def test_search_by_aggregate_id(alias: str, kennel: Kennel, client: Client) -> None:
     fido = kennel.repository.get(
-        EventRecord.objects.using(alias)
-        .filter(application_name=kennel.name, originator_version=3)
-        .get()
-        .originator_id
+        UUID(
+            EventRecord.objects.using(alias)
+            .filter(application_name=kennel.name, originator_version=3)
+            .get()
+            .originator_id
+        )
     )
     for term in (str(fido.id), str(fido.id).upper(), f" {fido.id.hex} "):
         response = client.get(EVENTS, {"q": term})
@@ -134,11 +136,18 @@ def test_search_for_an_unknown_aggregate_finds_nothing(kennel: Kennel, client: C
     assert positions(response) == []
 
 
-def test_a_search_that_is_no_uuid_says_so(kennel: Kennel, client: Client) -> None:
-    response = client.get(EVENTS, {"q": "Fido"})
+def test_a_search_for_a_str_id_finds_it_exactly(alias: str, client: Client) -> None:
+    """A str id is searched as it is: exactly, and not as a UUID nor as text."""
+    app = new_streams(store_env(alias))
+    app.save(Stream(id="dog-Fido"), Stream(id="dog-fido"))
+    response = client.get(EVENTS, {"q": "dog-Fido"})
     assert response.status_code == 200
-    assert positions(response) == []
-    assert "“Fido” is not an aggregate id" in visible(response)
+    found = EventRecord.objects.using(alias).filter(
+        application_name=app.name, originator_id="dog-Fido"
+    )
+    assert positions(response) == list(found.values_list("id", flat=True))
+    assert len(positions(response)) == 1  # not dog-fido's
+    assert positions(client.get(EVENTS, {"q": "Fido"})) == []
 
 
 def test_sorting_by_another_column_is_ignored(alias: str, kennel: Kennel, client: Client) -> None:

@@ -71,3 +71,6 @@ DATABASES = {
 }
 
 RETELL: dict[str, object] = {}
+# With retell.django installed its store is the default one; the rest of the suite,
+# which runs in this process too, expects memory where it names no store.
+RETELL_DEFAULT_STORE = "retell.memory"

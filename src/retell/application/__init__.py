@@ -8,6 +8,7 @@ from retell.application.notification_log import (
     NotificationLogReader,
     Section,
 )
+from retell.application.processing_event import ProcessingEvent
 from retell.application.repository import (
     EventStore,
     ProjectorFunction,
@@ -15,14 +16,21 @@ from retell.application.repository import (
     Repository,
     project_aggregate,
 )
+from retell.config import EnvType
+from retell.domain.types import MutatorFunction
+from retell.errors import AggregateNotFoundError
 
 __all__ = [
+    "AggregateNotFoundError",
     "Application",
+    "EnvType",
     "EventSourcedLog",
     "EventStore",
     "LocalNotificationLog",
+    "MutatorFunction",
     "NotificationLog",
     "NotificationLogReader",
+    "ProcessingEvent",
     "ProjectorFunction",
     "Recording",
     "Repository",

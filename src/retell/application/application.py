@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self
 from uuid import UUID
 
 import msgspec
@@ -17,8 +17,10 @@ from retell.application.repository import EventStore, ProjectorFunction, Recordi
 from retell.config import Environment, process_environ
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent, Snapshot, utcnow
-from retell.errors import IntegrityError, RetellError
+from retell.domain.types import TAggregateID
+from retell.errors import ConfigurationError, IntegrityError, RetellError
 from retell.persistence.factory import InfrastructureFactory
+from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ApplicationRecorder
 from retell.persistence.transcoder import Transcoder
 from retell.topics import get_topic
@@ -26,11 +28,18 @@ from retell.topics import get_topic
 logger = logging.getLogger("retell.application")
 
 
-class Application:
+class Application(Generic[TAggregateID]):
     """Base class of applications. Subclass it and write command and query methods.
 
     Settings are read from `env` (class attribute), ``os.environ`` and the
     constructor's `env`, each key optionally prefixed with the upper-cased `name`.
+
+    The parts are made by ``construct_*`` methods, in this order: `construct_factory`,
+    `construct_mapper` (which calls `construct_transcoder`, which calls
+    `register_transcodings`), `construct_recorder`, `construct_event_store`,
+    `construct_snapshot_store` (when snapshotting), `construct_repository`,
+    `construct_notification_log`. Override one to change that part, as in the
+    `eventsourcing` library. ``Application[UUID]`` is allowed, as there.
     """
 
     name: ClassVar[str] = "Application"
@@ -43,6 +52,9 @@ class Application:
     # The snapshot class for aggregates that are not `Aggregate`s (default `Snapshot`).
     snapshot_class: ClassVar[type[Any] | None] = None
     notification_log_section_size: ClassVar[int] = 10
+    log_section_size: ClassVar[int] = 10
+    """The `eventsourcing` library's name for `notification_log_section_size`: a
+    subclass may set either."""
 
     # The names of the cache settings, as the reference library spells them.
     AGGREGATE_CACHE_MAXSIZE: ClassVar[str] = "AGGREGATE_CACHE_MAXSIZE"
@@ -54,36 +66,59 @@ class Application:
         super().__init_subclass__(**kwargs)
         if "name" not in vars(cls):
             cls.name = cls.__name__
+        _sync_section_sizes(cls)
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.env = Environment(self.name, type(self).env, process_environ(), env)
-        self.factory = InfrastructureFactory.construct(self.env)
+        self.factory = self.construct_factory(self.env)
         try:
-            self.transcoder = self.factory.transcoder()
-            self.register_transcodings(self.transcoder)
-            self.mapper = self.factory.mapper(self.transcoder)
+            self.mapper = self.construct_mapper()
+            self.transcoder = self.mapper.transcoder
             self.recorder = self.construct_recorder()
-            self.events = EventStore(self.mapper, self.recorder)
+            self.events = self.construct_event_store()
             self.snapshots: EventStore | None = None
             if self._is_snapshotting_enabled():
-                self.snapshots = EventStore(
-                    self.mapper, self.factory.aggregate_recorder("snapshots")
-                )
+                self.snapshots = self.construct_snapshot_store()
             self.repository = self.construct_repository()
-            self.notification_log = NotificationLog(
-                self.recorder, self.notification_log_section_size
-            )
+            self.notification_log = self.construct_notification_log()
             # Runners register here to hear of each save made through this object.
             self.after_save: list[Callable[[Application, list[Recording]], None]] = []
         except BaseException:
             self.factory.close()
             raise
 
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        """The store's factory, named by ``PERSISTENCE_MODULE`` in `env`."""
+        return InfrastructureFactory.construct(env)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The transcoder, with the types `register_transcodings` adds."""
+        transcoder = self.factory.transcoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
     def register_transcodings(self, transcoder: Transcoder) -> None:
         """Override to teach the transcoder your own types (see `Transcoder.register`)."""
 
+    def construct_mapper(self) -> Mapper:
+        """The mapper, with `construct_transcoder`'s transcoder and the configured
+        compressor and cipher."""
+        return self.factory.mapper(self.construct_transcoder())
+
     def construct_recorder(self) -> ApplicationRecorder:
         return self.factory.application_recorder()
+
+    def construct_event_store(self) -> EventStore:
+        """The application's events, through `mapper`, in `recorder`."""
+        return EventStore(self.mapper, self.recorder)
+
+    def construct_snapshot_store(self) -> EventStore:
+        """The snapshots, in a recorder of their own; made only when snapshotting."""
+        return EventStore(self.mapper, self.factory.aggregate_recorder("snapshots"))
+
+    def construct_notification_log(self) -> NotificationLog:
+        """The notification log, in sections of `notification_log_section_size`."""
+        return NotificationLog(self.recorder, self.notification_log_section_size)
 
     def construct_repository(self) -> Repository:
         """The repository, with the cache the environment asks for (see `Repository`)."""
@@ -221,7 +256,7 @@ class Application:
 
     def take_snapshot(
         self,
-        aggregate_id: UUID,
+        aggregate_id: UUID | str,
         version: int | None = None,
         projector_func: ProjectorFunction[Any, Any] | None = None,
     ) -> None:
@@ -273,6 +308,23 @@ class Application:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _sync_section_sizes(cls: type[Application[Any]]) -> None:
+    """Make `log_section_size` and `notification_log_section_size` agree, whichever
+    of the two the class sets."""
+    own = vars(cls)
+    if "log_section_size" in own and "notification_log_section_size" in own:
+        if cls.log_section_size != cls.notification_log_section_size:
+            raise ConfigurationError(
+                f"{cls.__qualname__} sets log_section_size={cls.log_section_size!r} and "
+                f"notification_log_section_size={cls.notification_log_section_size!r}: "
+                "they are two names of one setting, so set one of them"
+            )
+    elif "log_section_size" in own:
+        cls.notification_log_section_size = cls.log_section_size
+    else:
+        cls.log_section_size = cls.notification_log_section_size
 
 
 def _is_event(obj: Any) -> bool:

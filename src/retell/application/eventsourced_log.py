@@ -26,7 +26,7 @@ class EventSourcedLog(Generic[E]):
     (an `IntegrityError`), as for an aggregate.
     """
 
-    def __init__(self, events: EventStore, originator_id: UUID, logged_cls: type[E]) -> None:
+    def __init__(self, events: EventStore, originator_id: UUID | str, logged_cls: type[E]) -> None:
         self.events = events
         self.originator_id = originator_id
         self.logged_cls = logged_cls

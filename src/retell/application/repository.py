@@ -15,17 +15,19 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent, Snapshot
+from retell.domain.types import TAggregateID
 from retell.errors import AggregateNotFound, RetellError
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import AggregateRecorder
 from retell.topics import resolve_topic
 
 TAggregate = TypeVar("TAggregate")
+_ID_TYPES = (UUID, str)
 TEvent = TypeVar("TEvent")
 
 ProjectorFunction: TypeAlias = Callable[[TAggregate | None, Iterable[TEvent]], TAggregate | None]
@@ -72,7 +74,7 @@ class EventStore:
 
     def get(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,
@@ -88,17 +90,17 @@ class LRUCache:
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: OrderedDict[UUID, Any] = OrderedDict()
+        self._items: OrderedDict[UUID | str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: UUID) -> Any | None:
+    def get(self, key: UUID | str) -> Any | None:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: UUID, value: Any) -> None:
+    def put(self, key: UUID | str, value: Any) -> None:
         with self._lock:
             current = self._items.get(key)
             if current is not None and current.version > value.version:
@@ -108,7 +110,7 @@ class LRUCache:
             if len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
-    def evict(self, key: UUID) -> None:
+    def evict(self, key: UUID | str) -> None:
         with self._lock:
             self._items.pop(key, None)
 
@@ -118,10 +120,10 @@ class _KeyedLocks:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: dict[UUID, list[Any]] = {}  # key -> [lock, threads using it]
+        self._locks: dict[UUID | str, list[Any]] = {}  # key -> [lock, threads using it]
 
     @contextmanager
-    def hold(self, key: UUID, *, blocking: bool) -> Iterator[bool]:
+    def hold(self, key: UUID | str, *, blocking: bool) -> Iterator[bool]:
         """Hold the key's lock for the block; yields False if not `blocking` and it is held."""
         with self._guard:
             entry = self._locks.get(key)
@@ -145,7 +147,7 @@ class Unrecorded(Protocol):
     """Changes made but not yet recorded, such as a follower's batch (`retell.system`)."""
 
     @property
-    def aggregates(self) -> dict[UUID, Aggregate]:
+    def aggregates(self) -> dict[UUID | str, Aggregate]:
         """The changed aggregates, as they are now, by id."""
 
     def flush(self) -> None:
@@ -156,14 +158,21 @@ class _ThreadWork(threading.local):
     unrecorded: Unrecorded | None = None
 
 
-class Repository:
+def _either(name: str, value: EventStore | None, alias: EventStore | None) -> EventStore | None:
+    """The store given as `name` or under the `eventsourcing` library's name, not both."""
+    if value is not None and alias is not None:
+        raise TypeError(f"Repository() got {name} twice, by position and by the library's name")
+    return value if value is not None else alias
+
+
+class Repository(Generic[TAggregateID]):
     """Gets aggregates by id, optionally at an earlier version.
 
     A thread that has changes not yet recorded (`unrecorded`) gets its own changed
     aggregates back, as they are, so that it sees what it did; other threads see only
     what is recorded.
 
-    With a cache (`cache_maxsize` > 0), as the reference library has it:
+    With a cache (`cache_maxsize` > 0; None or 0: none), as the reference library has it:
 
     - `fastforward` (``AGGREGATE_CACHE_FASTFORWARD``, default on): a hit is brought up to
       date with the events stored since it was cached. Off saves that query, and is
@@ -182,22 +191,39 @@ class Repository:
 
     def __init__(
         self,
-        events: EventStore,
+        events: EventStore | None = None,
         snapshots: EventStore | None = None,
-        cache_maxsize: int = 0,
+        cache_maxsize: int | None = 0,
         *,
         fastforward: bool = True,
         fastforward_skipping: bool = False,
         deepcopy_from_cache: bool = True,
+        event_store: EventStore | None = None,
+        snapshot_store: EventStore | None = None,
     ) -> None:
+        # `event_store` and `snapshot_store`: the `eventsourcing` library's names.
+        events = _either("events", events, event_store)
+        snapshots = _either("snapshots", snapshots, snapshot_store)
+        if events is None:
+            raise TypeError("Repository() needs the event store: Repository(events, ...)")
         self.events = events
         self.snapshots = snapshots
-        self.cache = LRUCache(cache_maxsize) if cache_maxsize > 0 else None
+        self.cache = LRUCache(cache_maxsize) if cache_maxsize and cache_maxsize > 0 else None
         self.fastforward = fastforward
         self.fastforward_skipping = fastforward_skipping
         self.deepcopy_from_cache = deepcopy_from_cache
         self._fastforwarding = _KeyedLocks()
         self._thread = _ThreadWork()
+
+    @property
+    def event_store(self) -> EventStore:
+        """`events`, under the `eventsourcing` library's name."""
+        return self.events
+
+    @property
+    def snapshot_store(self) -> EventStore | None:
+        """`snapshots`, under the `eventsourcing` library's name."""
+        return self.snapshots
 
     @property
     def unrecorded_work(self) -> Unrecorded | None:
@@ -222,7 +248,7 @@ class Repository:
 
     def get(
         self,
-        aggregate_id: UUID,
+        aggregate_id: UUID | str,
         version: int | None = None,
         *,
         projector_func: ProjectorFunction[Any, Any] | None = None,
@@ -241,10 +267,10 @@ class Repository:
         Typed `Any` so that ``dog: Dog = repository.get(dog_id)`` type-checks: an id
         alone cannot tell a type checker which aggregate class comes back.
         """
-        if not isinstance(aggregate_id, UUID):
+        if type(aggregate_id) is not UUID and not isinstance(aggregate_id, _ID_TYPES):
             raise RetellError(
-                f"aggregate ids are UUIDs, not {type(aggregate_id).__name__}: "
-                f"get(UUID({str(aggregate_id)!r})), not get({aggregate_id!r})"
+                f"aggregate ids are UUIDs or strs, not {type(aggregate_id).__name__}: "
+                f"{aggregate_id!r}"
             )
         if version is not None and version < 1:
             raise AggregateNotFound(
@@ -271,7 +297,7 @@ class Repository:
 
     def _fastforward(
         self,
-        aggregate_id: UUID,
+        aggregate_id: UUID | str,
         cached: Any,
         projector_func: ProjectorFunction[Any, Any] | None,
         skipping: bool,
@@ -295,7 +321,7 @@ class Repository:
 
     def _reconstruct(
         self,
-        aggregate_id: UUID,
+        aggregate_id: UUID | str,
         version: int | None,
         projector_func: ProjectorFunction[Any, Any] | None = None,
     ) -> Any:
@@ -326,7 +352,7 @@ class Repository:
 
     @staticmethod
     def _project(
-        aggregate_id: UUID,
+        aggregate_id: UUID | str,
         aggregate: Any,
         events: Sequence[Any],
         projector_func: ProjectorFunction[Any, Any] | None,
@@ -359,7 +385,7 @@ class Repository:
             value = copy.deepcopy(aggregate) if self.deepcopy_from_cache else aggregate
             self.cache.put(aggregate.id, value)
 
-    def forget_failed(self, aggregate_ids: Iterable[UUID]) -> None:
+    def forget_failed(self, aggregate_ids: Iterable[UUID | str]) -> None:
         """After a failed save, drop cached aggregates that may have caused it.
 
         Without fast-forwarding, the cached state may be stale (another writer was
@@ -372,7 +398,7 @@ class Repository:
                 cache.evict(aggregate_id)
 
     def __contains__(self, aggregate_id: object) -> bool:
-        if not isinstance(aggregate_id, UUID):
+        if not isinstance(aggregate_id, _ID_TYPES):
             return False
         work = self._thread.unrecorded
         if work is not None and aggregate_id in work.aggregates:

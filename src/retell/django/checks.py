@@ -7,13 +7,18 @@ the first request fails on it. Keys come from ``settings.RETELL`` under os.envir
 checks build what the applications would build, the store's factory and the mapper,
 so they apply every rule the stores apply, and open no connection.
 
-- ``retell.E001``: ``PERSISTENCE_MODULE`` names no store.
+- ``retell.E001``: ``PERSISTENCE_MODULE`` (or ``RETELL_DEFAULT_STORE``) names no store.
 - ``retell.E002``: ``DJANGO_DB_ALIAS`` is not in ``DATABASES``.
 - ``retell.E003``: ``CIPHER_KEY``, ``CIPHER_TOPIC`` or ``COMPRESSOR_TOPIC`` is unusable.
 - ``retell.E004``: ``RETELL_RUNNER`` does not resolve.
 - ``retell.E005``: ``RETELL`` is not a dict of text, numbers and booleans.
 - ``retell.E006``: another of the store's settings is wrong (``SQLITE_DBNAME``...).
 - ``retell.E007``: an entry of ``RETELL_PROJECTIONS`` does not resolve to a function.
+
+An application made while Django loaded the apps (in an ``AppConfig.ready()``) keeps
+its ``E002`` and ``E003`` errors for these checks rather than raise them there
+(`retell.django.conf.defer`), so settings given only to its constructor are reported
+too.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from retell.config import Environment, process_environ
+from retell.config import Environment, default_store, process_environ
 from retell.django import conf
 from retell.errors import ConfigurationError
 from retell.persistence.factory import InfrastructureFactory
@@ -43,9 +48,34 @@ def check_retell(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     values = process_environ()
     for env in _environments(values):
         messages += _check_store(env)
+    messages += _check_deferred(messages)
+    messages += _check_default_store()
     messages += _check_runner_setting()
     messages += _check_projections_setting()
     return messages
+
+
+def _check_deferred(found: list[checks.CheckMessage]) -> list[checks.CheckMessage]:
+    """The errors applications kept while Django loaded the apps, unless reported already."""
+    messages: list[checks.CheckMessage] = []
+    for check_id, name, text in conf.deferred:
+        if not any(m.id == check_id and m.msg.startswith(text) for m in found + messages):
+            messages.append(_error(text, check_id, f"for the application {name}"))
+    return messages
+
+
+def _check_default_store() -> list[checks.CheckMessage]:
+    value = getattr(settings, conf.DEFAULT_STORE_SETTING, None)
+    if value is None or (isinstance(value, str) and _is_store(value.strip())):
+        return []
+    return [
+        _error(
+            f"settings.{conf.DEFAULT_STORE_SETTING}={value!r} names no store (a module with a "
+            "Factory)",
+            "retell.E001",
+            hint="Name one: retell.django (the default), retell.memory, retell.sqlite...",
+        )
+    ]
 
 
 def _environments(values: Mapping[str, str]) -> list[Environment]:
@@ -69,7 +99,7 @@ def _check_store(env: Environment) -> list[checks.CheckMessage]:
         factory = InfrastructureFactory.construct(env)
     except ConfigurationError as error:
         text = str(error)
-        if not _is_store(env.get("PERSISTENCE_MODULE", "").strip() or "retell.memory"):
+        if not _is_store(env.get("PERSISTENCE_MODULE", "").strip() or default_store()):
             return [_error(text, "retell.E001", where)]
         if conf.ALIAS_KEY in text:
             return [_error(text, "retell.E002", where)]

@@ -5,7 +5,14 @@ precedence first: the class's ``env``, the settings dict ``RETELL``, ``os.enviro
 and the constructor's ``env``. ``RETELL`` is the Django way to set them (in settings,
 per environment, like everything else); os.environ still wins, so a deployment can
 override one key without editing settings. `retell.django.apps` registers
-`retell_settings` as that layer.
+`retell_settings` as that layer, and `default_store` (this store, in a project that
+installs the app) as soon as Django creates the app's config, whatever the order of
+``INSTALLED_APPS``: an application built in another app's ``ready()`` reads them too.
+
+While Django loads the apps (`loading`, in every ``ready()``), the factory records an
+error that a system check reports (an unknown alias, an unusable key) with `defer`
+instead of raising it: the application is still made, ``manage.py check`` reports
+the error, and the application raises it on first use.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from retell.errors import ConfigurationError
 
 SETTINGS_NAME = "RETELL"
 RUNNER_SETTING = "RETELL_RUNNER"
+DEFAULT_STORE_SETTING = "RETELL_DEFAULT_STORE"
 ALIAS_KEY = "DJANGO_DB_ALIAS"
 DEFAULT_ALIAS = "default"
 APP_NAME = "retell.django"
@@ -48,6 +56,46 @@ def retell_settings() -> dict[str, str]:
     return {key: text for key, text in texts.items() if text is not None}
 
 
+def default_store() -> str | None:
+    """This store, in a project that installs the app: events go to its database.
+
+    ``RETELL_DEFAULT_STORE`` may name another (``retell.memory`` in test settings, for
+    the unit tests of applications that name no store).
+    """
+    if settings.configured and apps.apps_ready and apps.is_installed(APP_NAME):
+        chosen = getattr(settings, DEFAULT_STORE_SETTING, None)
+        return chosen.strip() if isinstance(chosen, str) and chosen.strip() else APP_NAME
+    return None
+
+
+def loading() -> bool:
+    """Whether Django is still loading the apps (running their ``ready()`` methods)."""
+    return apps.apps_ready and not apps.ready
+
+
+Deferred = tuple[str, str, str]
+"""A deferred error: the check id, the application's name, the message."""
+
+deferred: list[Deferred] = []
+"""Errors of applications made while Django loaded the apps, for the system checks."""
+
+
+def defer(check_id: str, application_name: str, error: ConfigurationError) -> None:
+    """Keep `error` for ``manage.py check`` (once for each application and message)."""
+    entry = (check_id, application_name, str(error))
+    if entry not in deferred:
+        deferred.append(entry)
+
+
+def unknown_alias(alias: str, key: str = ALIAS_KEY) -> ConfigurationError:
+    """The error for an alias that ``DATABASES`` lacks, naming those it has."""
+    known = ", ".join(repr(name) for name in settings.DATABASES) or "none"
+    return ConfigurationError(
+        f"{key}={alias!r} is not a database alias of this project: "
+        f"settings.DATABASES has {known}. Set {ALIAS_KEY} to one of them."
+    )
+
+
 def require_django() -> None:
     """Refuse to make a store before Django is set up, saying how to set it up."""
     if not settings.configured:
@@ -73,9 +121,5 @@ def database_alias(env: Environment) -> str:
     """The ``DATABASES`` alias that ``DJANGO_DB_ALIAS`` names (default ``default``)."""
     alias = env.get(ALIAS_KEY, "").strip() or DEFAULT_ALIAS
     if alias not in settings.DATABASES:
-        known = ", ".join(repr(name) for name in settings.DATABASES) or "none"
-        raise ConfigurationError(
-            f"{env.describe(ALIAS_KEY)}={alias!r} is not a database alias of this project: "
-            f"settings.DATABASES has {known}. Set {ALIAS_KEY} to one of them."
-        )
+        raise unknown_alias(alias, env.describe(ALIAS_KEY))
     return alias

@@ -24,9 +24,13 @@ from typing import Any
 
 from django import db
 from django.db import connections, transaction
+from django.utils.connection import ConnectionDoesNotExist
 
+from retell.django import tables
+from retell.django.conf import unknown_alias
 from retell.django.dialects import Dialect, dialect_for
 from retell.django.errors import translate
+from retell.errors import ProgrammingError
 
 
 class Database:
@@ -37,11 +41,16 @@ class Database:
         self._dialect: Dialect | None = None
         self.errors = _Errors(alias)
         """A context in which Django's database errors are raised as retell's."""
+        self._schema_checked = False
 
     @property
     def connection(self) -> Any:
         """This thread's Django connection for the alias."""
-        return connections[self.alias]
+        try:
+            return connections[self.alias]
+        except ConnectionDoesNotExist:
+            # An alias the factory let through while Django loaded the apps.
+            raise unknown_alias(self.alias) from None
 
     @property
     def dialect(self) -> Dialect:
@@ -59,6 +68,8 @@ class Database:
         """
         with self.errors:
             connection = self._heal()
+            if not self._schema_checked:
+                self._check_schema(connection)
             if one_statement and not connection.in_atomic_block and connection.get_autocommit():
                 with self._cursor(connection, prepared) as cursor:
                     yield cursor
@@ -71,8 +82,37 @@ class Database:
         """A cursor in the caller's transaction, or in autocommit mode: one snapshot a statement."""
         with self.errors:
             connection = self._heal()
+            if not self._schema_checked:
+                self._check_schema(connection)
             with self._cursor(connection, prepared) as cursor:
                 yield cursor
+
+    def _check_schema(self, connection: Any) -> None:
+        """Refuse, before the first statement, an events table whose ids are still a
+        UUIDField's (32 hex digits, or a uuid column): migration 0002 has not run.
+
+        Run on such a table, this release would write UUIDs in another form than the
+        rows already there, and not find those rows. Missing tables are left to the
+        statement's own error, which says to migrate. Once per `Database`.
+        """
+        introspection = connection.introspection
+        with connection.cursor() as cursor:
+            if tables.EVENTS not in introspection.table_names(cursor):
+                return
+            description = introspection.get_table_description(cursor, tables.EVENTS)
+        column = next((c for c in description if c.name == "originator_id"), None)
+        if column is not None and (
+            introspection.get_field_type(column.type_code, column) == "UUIDField"
+            or column.display_size == 32  # the hex digits of a UUID
+        ):
+            raise ProgrammingError(
+                f"retell's tables in the database {self.alias!r} keep aggregate ids as "
+                "UUIDs (Django's UUIDField): retell's migration 0002_text_originator_ids, "
+                f"which makes them text, has not run. Run `python manage.py migrate "
+                f"--database={self.alias}` (or call_command('migrate', "
+                f"database={self.alias!r}))."
+            )
+        self._schema_checked = True
 
     def _cursor(self, connection: Any, prepared: bool) -> Any:
         """Django's cursor, or with `prepared` the dialect's, if it has one and no one watches."""

@@ -3,11 +3,14 @@
 The store reads and writes them with its own SQL (`retell.django.dialects`); the
 models say what the tables are, so that ``migrate`` makes them on any database
 Django supports, with the indexes the store's queries use.
+
+`originator_id` is text on every database: a UUID as its canonical 36 characters, a
+str id as it is. One column serves the applications of both id types that share the
+tables; each application's ``ORIGINATOR_ID_TYPE`` says how its ids read back
+(migration 0002 explains the column's collation).
 """
 
 from __future__ import annotations
-
-from uuid import UUID
 
 from django.db import models
 
@@ -19,7 +22,7 @@ class StoredRecord(models.Model):
 
     id: models.BigAutoField[int, int] = models.BigAutoField(primary_key=True)
     application_name: models.CharField[str, str] = models.CharField(max_length=tables.NAME_LENGTH)
-    originator_id: models.UUIDField[UUID | str, UUID] = models.UUIDField()
+    originator_id: models.CharField[str, str] = models.CharField(max_length=tables.ID_LENGTH)
     originator_version: models.BigIntegerField[int, int] = models.BigIntegerField()
     topic: models.CharField[str, str] = models.CharField(max_length=tables.TOPIC_LENGTH)
     state: models.BinaryField[bytes, bytes] = models.BinaryField()

@@ -5,6 +5,9 @@ Every recorder belongs to one application (`application_name`): it reads and wri
 only that application's rows of the shared tables. A tracking recorder's rows are
 its own positions in its leaders' logs. Closing a recorder releases nothing:
 Django owns the connections.
+
+The id column is text for every application; the application's `IdCodec` (from its
+``ORIGINATOR_ID_TYPE``) says whether its ids are UUIDs or strs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from django.db import transaction
 
 from retell.django import tables, wakeups
 from retell.django.database import Database
+from retell.django.dialects.base import UUID_IDS, IdCodec
 from retell.errors import ConcurrencyError, IntegrityError, tracking_not_higher
 from retell.persistence.horizon import RememberedHorizon
 from retell.persistence.recorders import (
@@ -53,11 +57,19 @@ class DjangoRecorder:
 
 
 class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
-    """Events (or snapshots: `table`) by aggregate and version."""
+    """Events (or snapshots: `table`) by aggregate and version, with ids as `id_codec` says."""
 
-    def __init__(self, alias: str, application_name: str, table: str = tables.EVENTS) -> None:
+    def __init__(
+        self,
+        alias: str,
+        application_name: str,
+        table: str = tables.EVENTS,
+        *,
+        id_codec: IdCodec = UUID_IDS,
+    ) -> None:
         super().__init__(alias, application_name)
         self.table = table
+        self.id_codec = id_codec
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         if self.table == tables.EVENTS:
@@ -66,7 +78,9 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
                 self._insert_log(cursor, stored_events)
             return None
         with self._writing(stored_events) as cursor:
-            self.database.dialect.insert(cursor, self.table, self.application_name, stored_events)
+            self.database.dialect.insert(
+                cursor, self.table, self.application_name, stored_events, self.id_codec
+            )
         return None
 
     def _insert_log(self, cursor: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -74,7 +88,9 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
             return []
         dialect = self.database.dialect
         dialect.before_log_write(cursor, self.application_name)
-        return dialect.insert_log(cursor, self.table, self.application_name, stored_events)
+        return dialect.insert_log(
+            cursor, self.table, self.application_name, stored_events, self.id_codec
+        )
 
     @contextlib.contextmanager
     def _writing(
@@ -83,8 +99,12 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
         one_statement: bool = False,
         prepared: bool = False,
     ) -> Iterator[Any]:
-        """A write transaction whose version conflict is a `ConcurrencyError` naming it."""
+        """A write transaction whose version conflict is a `ConcurrencyError` naming it.
+
+        The ids are checked first, so that an id of the wrong type writes nothing.
+        """
         _check_distinct(stored_events)
+        self.id_codec.check(stored_events)
         try:
             with self.database.write(one_statement, prepared) as cursor:
                 yield cursor
@@ -104,6 +124,7 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
                         self.application_name,
                         event.originator_id,
                         event.originator_version,
+                        self.id_codec,
                     )
                     if taken:
                         return ConcurrencyError.version_taken(
@@ -122,13 +143,14 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
 
     def select_events(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
+        self.id_codec.param(originator_id)  # the wrong type of id: an error, not an empty list
         with self.database.read(prepared=True) as cursor:
             return self.database.dialect.select_events(
                 cursor,
@@ -139,6 +161,7 @@ class DjangoAggregateRecorder(DjangoRecorder, AggregateRecorder):
                 lte=lte,
                 desc=desc,
                 limit=limit,
+                id_codec=self.id_codec,
             )
 
 
@@ -151,8 +174,8 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
     connection reached another server incarnation (after a crash or a failover).
     """
 
-    def __init__(self, alias: str, application_name: str) -> None:
-        super().__init__(alias, application_name, tables.EVENTS)
+    def __init__(self, alias: str, application_name: str, *, id_codec: IdCodec = UUID_IDS) -> None:
+        super().__init__(alias, application_name, tables.EVENTS, id_codec=id_codec)
         self._horizon = RememberedHorizon()
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
@@ -194,7 +217,13 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
             if first < known:
                 below = _lower(end, known)
                 found = dialect.select_notifications(
-                    cursor, name=name, first=first, end=below, limit=limit, topics=topics
+                    cursor,
+                    name=name,
+                    first=first,
+                    end=below,
+                    limit=limit,
+                    topics=topics,
+                    id_codec=self.id_codec,
                 )
                 if len(found) == limit or (end is not None and end <= known):
                     return found
@@ -207,7 +236,13 @@ class DjangoApplicationRecorder(DjangoAggregateRecorder, ApplicationRecorder):
             if end is not None and end <= first:
                 return found
             return found + dialect.select_notifications(
-                cursor, name=name, first=first, end=end, limit=limit - len(found), topics=topics
+                cursor,
+                name=name,
+                first=first,
+                end=end,
+                limit=limit - len(found),
+                topics=topics,
+                id_codec=self.id_codec,
             )
 
     def max_notification_id(self) -> int | None:
@@ -287,7 +322,7 @@ def _lower(end: int | None, bound: int) -> int:
 
 def _check_distinct(stored_events: Sequence[StoredEvent]) -> None:
     """One version twice in one save is a conflict: say so before touching the database."""
-    seen: set[tuple[UUID, int]] = set()
+    seen: set[tuple[UUID | str, int]] = set()
     for event in stored_events:
         key = (event.originator_id, event.originator_version)
         if key in seen:

@@ -19,4 +19,8 @@ NAME_LENGTH = 100
 TOPIC_LENGTH = 255
 """Longest topic: indexed, with the application name, for topic-filtered reads."""
 
+ID_LENGTH = 255
+"""Longest aggregate id (a str id; a UUID is kept as its 36 characters): indexed, with
+the application name and version, in under MySQL's 3,072 bytes."""
+
 ALL = (EVENTS, SNAPSHOTS, TRACKING, LOG_LOCKS)

@@ -128,6 +128,16 @@ def _refuse_not_init(event_class: type[AggregateEvent], fields: dict[str, Any]) 
         )
 
 
+def _checked_id(value: Any, where: str) -> UUID | str:
+    """An id that is a subclass of UUID or str, as the plain type (which stores and the
+    transcoder take fast, and which reads give back); anything else is refused."""
+    if isinstance(value, UUID):
+        return UUID(int=value.int)
+    if isinstance(value, str):
+        return str.__str__(value)
+    raise AggregateDefinitionError(f"{where} {value!r}: ids must be UUIDs or strs")
+
+
 def _undecided_error(cls: type[Aggregate]) -> AggregateDefinitionError:
     names = ", ".join(sorted(c.__name__ for c in _explicit_created_classes(cls).values()))
     return AggregateDefinitionError(
@@ -191,7 +201,7 @@ class Aggregate(metaclass=AggregateMeta):
     _init_binder: ClassVar[ArgumentBinder | None] = None
     _create_id_params: ClassVar[tuple[str, ...]] = ()
 
-    _id: UUID
+    _id: UUID | str
     _version: int
     _created_on: datetime
     _modified_on: datetime
@@ -201,16 +211,18 @@ class Aggregate(metaclass=AggregateMeta):
         """Aggregates without state of their own need no __init__."""
 
     @staticmethod
-    def create_id(*args: Any, **kwargs: Any) -> UUID:
-        """The id of a new aggregate: random unless overridden.
+    def create_id(*args: Any, **kwargs: Any) -> UUID | str:
+        """The id of a new aggregate: a random UUID unless overridden.
 
         Override it as a static method taking some of the creation arguments by
-        name, to give aggregates ids derived from them.
+        name, to give aggregates ids derived from them: a UUID (``uuid5``) or a str
+        (a stream name such as ``f"dog-{name}"``; SQL stores need
+        ``ORIGINATOR_ID_TYPE=text`` for those).
         """
         return uuid4()
 
     @property
-    def id(self) -> UUID:
+    def id(self) -> UUID | str:
         """The aggregate's id."""
         return self._id
 
@@ -262,7 +274,7 @@ class Aggregate(metaclass=AggregateMeta):
         cls: type[A],
         event_class: type[AggregateCreated],
         *,
-        id: UUID | None = None,
+        id: UUID | str | None = None,
         timestamp: datetime | None = None,
         **fields: Any,
     ) -> A:
@@ -274,14 +286,11 @@ class Aggregate(metaclass=AggregateMeta):
         originator_id = id
         if originator_id is None:
             originator_id = cls.create_id(**{k: fields[k] for k in cls._create_id_params})
-            if not isinstance(originator_id, UUID):
-                raise AggregateDefinitionError(
-                    f"{cls.__qualname__}.create_id() returned {originator_id!r}: ids must be UUIDs"
-                )
-        elif not isinstance(originator_id, UUID):
-            raise AggregateDefinitionError(
-                f"{cls.__qualname__} was given the id {originator_id!r}: ids must be UUIDs"
-            )
+            if type(originator_id) is not UUID and type(originator_id) is not str:
+                where = f"{cls.__qualname__}.create_id() returned"
+                originator_id = _checked_id(originator_id, where)
+        elif type(originator_id) is not UUID and type(originator_id) is not str:
+            originator_id = _checked_id(originator_id, f"{cls.__qualname__} was given the id")
         if event_class._not_init_fields:
             _refuse_not_init(event_class, fields)
         created = event_class(

@@ -18,7 +18,13 @@ from uuid import UUID
 
 import msgspec
 
-from retell.errors import AggregateDefinitionError, EventError, TranscodingError
+from retell.errors import (
+    AggregateDefinitionError,
+    EventError,
+    OriginatorIDError,
+    OriginatorVersionError,
+    TranscodingError,
+)
 from retell.topics import get_topic, register_topic, resolve_topic
 
 if TYPE_CHECKING:
@@ -188,7 +194,14 @@ class DomainEvent(
     # Unknown fields are refused so that the transcoder's fast path fails loudly (and
     # falls back to its careful path) on anything but data of exactly this shape.
 
-    originator_id: UUID
+    if TYPE_CHECKING:
+        originator_id: UUID | str
+    else:
+        # A UUID or a str. msgspec takes no union of two str-like types, and the JSON of
+        # either is a string, so it reads the id as text; the record read back has the id
+        # as the store keeps it, which the mapper sets on the event (`retell.persistence
+        # .mapper`). So a UUID comes back a UUID, and a str a str, on the fast path.
+        originator_id: str
     originator_version: int
     timestamp: datetime
     correlation_id: str | None = None
@@ -273,7 +286,8 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
             return mutated
         if self.originator_version != version + 1:
             raise self._version_error(version)
-        if self.originator_id.int != aggregate_id.int:
+        originator_id = self.originator_id
+        if originator_id is not aggregate_id and originator_id != aggregate_id:
             raise self._id_error(aggregate_id)
         body, start, applies = type(self)._plan
         if start >= 0:  # inlined call_body(): this runs for every event replayed
@@ -307,14 +321,14 @@ class AggregateEvent(DomainEvent, frozen=True, kw_only=True):
         return aggregate
 
     def _version_error(self, version: int) -> EventError:
-        return EventError(
+        return OriginatorVersionError(
             f"{type(self).__qualname__} is version {self.originator_version} of aggregate "
             f"{self.originator_id}, but the aggregate is at version {version}: "
             f"only version {version + 1} can follow."
         )
 
     def _id_error(self, aggregate_id: Any) -> EventError:
-        return EventError(
+        return OriginatorIDError(
             f"{type(self).__qualname__} belongs to aggregate {self.originator_id}, "
             f"not to {aggregate_id}."
         )

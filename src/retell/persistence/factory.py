@@ -3,6 +3,12 @@
 A store is any importable module with a ``Factory`` attribute: a subclass of
 `InfrastructureFactory`. That is the whole plugin interface, so a third party's
 store is configured exactly like ours.
+
+The `eventsourcing` library's other keys work where they name retell's classes
+(``INFRASTRUCTURE_FACTORY=retell.sqlite:Factory``, ``TRANSCODER_TOPIC``,
+``MAPPER_TOPIC``); otherwise, and for its recorder topics, which retell does not
+read, they are a `ConfigurationError` that says what to set instead, rather than
+being ignored (and a store other than the one meant being used).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any, Literal, TypeVar
 
 from retell.cipher import AESCipher, Cipher
 from retell.compressor import Compressor
-from retell.config import Environment
+from retell.config import Environment, default_store
 from retell.errors import ConfigurationError, TopicError
 from retell.persistence.leases import Lease, ProcessLocalLease
 from retell.persistence.mapper import Mapper
@@ -30,6 +36,22 @@ from retell.topics import get_topic, resolve_topic
 BUILT_IN_STORES = ("retell.memory", "retell.sqlite", "retell.postgres", "retell.django")
 _EXTRAS = {"retell.postgres": "postgres", "retell.django": "django"}
 
+# The `eventsourcing` library's keys that name a store's factory, after PERSISTENCE_MODULE.
+_FACTORY_KEYS = ("INFRASTRUCTURE_FACTORY", "FACTORY_TOPIC")
+# Its stores, and retell's.
+_STORES = {
+    "eventsourcing.popo": "retell.memory",
+    "eventsourcing.sqlite": "retell.sqlite",
+    "eventsourcing.postgres": "retell.postgres",
+    "eventsourcing_django": "retell.django",
+}
+# Its keys that retell does not read, with what to do instead.
+_UNREAD_KEYS = {
+    "APPLICATION_RECORDER_TOPIC": "override construct_recorder() on the application",
+    "PROCESS_RECORDER_TOPIC": "override construct_recorder() on the process application",
+    "TRACKING_RECORDER_TOPIC": "give the view class to the ProjectionRunner",
+}
+
 Purpose = Literal["events", "snapshots"]
 T = TypeVar("T", bound=TrackingRecorder)
 
@@ -42,20 +64,93 @@ class InfrastructureFactory(ABC):
 
     @staticmethod
     def construct(env: Environment) -> InfrastructureFactory:
-        """The factory of the store named by ``PERSISTENCE_MODULE`` (default: memory)."""
-        name = env.get("PERSISTENCE_MODULE", "").strip() or "retell.memory"
+        """The factory of the store named by ``PERSISTENCE_MODULE`` (default: memory, or
+        a framework's store: `retell.config.default_store`).
+
+        Or, as in the `eventsourcing` library, by ``INFRASTRUCTURE_FACTORY`` or
+        ``FACTORY_TOPIC``: a store module or a factory class (``retell.sqlite:Factory``).
+        """
+        for key, instead in _UNREAD_KEYS.items():
+            if env.get(key, "").strip():
+                raise ConfigurationError(
+                    f"{env.describe(key)} is set, but retell does not read it: {instead}, "
+                    "and unset the key."
+                )
+        factory_class = _factory_class(env)
+        factory: InfrastructureFactory = factory_class(env)
+        return factory
+
+    def transcoder(self) -> Transcoder:
+        """The transcoder; ``TRANSCODER_STRICT=y`` refuses values not of their fields' types.
+
+        ``TRANSCODER_TOPIC`` may name a subclass of `Transcoder` to use instead.
+        """
+        transcoder_class: type[Transcoder] = Transcoder
+        topic = self.env.get("TRANSCODER_TOPIC", "").strip()
+        if topic:
+            transcoder_class = self._topic_class(
+                "TRANSCODER_TOPIC",
+                topic,
+                Transcoder,
+                "register your types in Application.register_transcodings() instead",
+            )
+        return transcoder_class(strict=self.env.get_bool("TRANSCODER_STRICT", False))
+
+    def mapper(
+        self, transcoder: Transcoder | None = None, mapper_class: type[Mapper] | None = None
+    ) -> Mapper:
+        """A mapper with the compressor and cipher that the environment names.
+
+        ``MAPPER_TOPIC`` may name a subclass of `Mapper` to use; `mapper_class` wins.
+        """
+        if mapper_class is None:
+            mapper_class = Mapper
+            topic = self.env.get("MAPPER_TOPIC", "").strip()
+            if topic:
+                mapper_class = self._topic_class(
+                    "MAPPER_TOPIC", topic, Mapper, "override Application.construct_mapper() instead"
+                )
+        if transcoder is None:
+            transcoder = self.transcoder()
+        return mapper_class(transcoder, self._compressor(), self._cipher())
+
+    def _topic_class(self, key: str, topic: str, base: type[Any], instead: str) -> Any:
+        """The subclass of `base` that `topic` names, or an error that says what to do."""
+        if topic.startswith("eventsourcing"):
+            raise ConfigurationError(
+                f"{self.env.describe(key)}={topic!r} names the eventsourcing library's class: "
+                f"{instead}, and unset {key}."
+            )
+        try:
+            cls = resolve_topic(topic)
+        except TopicError as error:
+            raise ConfigurationError(
+                f"{self.env.describe(key)}={topic!r}: {error} Or {instead}."
+            ) from error
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise ConfigurationError(
+                f"{self.env.describe(key)}={topic!r} is not a subclass of "
+                f"{base.__module__}.{base.__qualname__}: {instead}, or name such a subclass"
+            )
+        return cls
+
+    @staticmethod
+    def _module_factory(
+        env: Environment, name: str, key: str = "PERSISTENCE_MODULE"
+    ) -> type[InfrastructureFactory]:
+        """The ``Factory`` of the store module `name`, which `key` names."""
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
             if error.name is not None and name.startswith(error.name):
                 raise ConfigurationError(
-                    f"{env.describe('PERSISTENCE_MODULE')}={name!r}: there is no such module. "
+                    f"{env.describe(key)}={name!r}: there is no such module. "
                     f"The built-in stores are {', '.join(BUILT_IN_STORES)}."
                 ) from None
             extra = _EXTRAS.get(name)
             hint = f" Install it with: pip install 'retell[{extra}]'." if extra else ""
             raise ConfigurationError(
-                f"{env.describe('PERSISTENCE_MODULE')}={name!r} needs the package "
+                f"{env.describe(key)}={name!r} needs the package "
                 f"{error.name!r}, which is not installed.{hint}"
             ) from error
         factory_class: Any = getattr(module, "Factory", None)
@@ -64,19 +159,11 @@ class InfrastructureFactory(ABC):
         )
         if not is_factory:
             raise ConfigurationError(
-                f"{env.describe('PERSISTENCE_MODULE')}={name!r}: the module has no Factory "
+                f"{env.describe(key)}={name!r}: the module has no Factory "
                 "(a subclass of retell.persistence.InfrastructureFactory), so it is not a store."
             )
-        factory: InfrastructureFactory = factory_class(env)
-        return factory
-
-    def transcoder(self) -> Transcoder:
-        """The transcoder; ``TRANSCODER_STRICT=y`` refuses values not of their fields' types."""
-        return Transcoder(strict=self.env.get_bool("TRANSCODER_STRICT", False))
-
-    def mapper(self, transcoder: Transcoder) -> Mapper:
-        """A mapper with the compressor and cipher that the environment names."""
-        return Mapper(transcoder, self._compressor(), self._cipher())
+        found: type[InfrastructureFactory] = factory_class
+        return found
 
     def _compressor(self) -> Compressor | None:
         topic = self.env.get("COMPRESSOR_TOPIC", "").strip()
@@ -150,3 +237,59 @@ class InfrastructureFactory(ABC):
 
     def close(self) -> None:
         """Release what the factory holds (connection pools). The default holds nothing."""
+
+
+def _factory_class(env: Environment) -> type[InfrastructureFactory]:
+    """The factory class that ``PERSISTENCE_MODULE``, or else the `eventsourcing`
+    library's ``INFRASTRUCTURE_FACTORY`` or ``FACTORY_TOPIC``, names (default:
+    `retell.config.default_store`, memory unless a framework names its own).
+
+    Keys that are set must all name a retell store, and the same one.
+    """
+    chosen: tuple[str, type[InfrastructureFactory]] | None = None
+    name = env.get("PERSISTENCE_MODULE", "").strip()
+    if name:
+        chosen = ("PERSISTENCE_MODULE", InfrastructureFactory._module_factory(env, name))
+    for key in _FACTORY_KEYS:
+        topic = env.get(key, "").strip()
+        if not topic:
+            continue
+        factory_class = _legacy_factory_class(env, key, topic)
+        if chosen is None:
+            chosen = (key, factory_class)
+        elif factory_class is not chosen[1]:
+            raise ConfigurationError(
+                f"{env.describe(chosen[0])} and {env.describe(key)} name different stores "
+                f"({chosen[1].__module__} and {factory_class.__module__}): set "
+                "PERSISTENCE_MODULE alone."
+            )
+    if chosen is None:
+        return InfrastructureFactory._module_factory(env, default_store())
+    return chosen[1]
+
+
+def _legacy_factory_class(env: Environment, key: str, topic: str) -> type[InfrastructureFactory]:
+    """The factory class `topic` names: a store module, or a factory class in one."""
+    module = topic.partition(":")[0]
+    for theirs, ours in _STORES.items():
+        if module == theirs or module.startswith(theirs + "."):
+            raise ConfigurationError(
+                f"{env.describe(key)}={topic!r} names the eventsourcing library's store: "
+                f"set PERSISTENCE_MODULE={ours} instead (and unset {key})."
+            )
+    try:
+        obj = resolve_topic(topic)
+    except TopicError as error:
+        raise ConfigurationError(
+            f"{env.describe(key)}={topic!r}: {error} Name a store module or its factory "
+            "class (retell.sqlite:Factory), or set PERSISTENCE_MODULE instead."
+        ) from error
+    if isinstance(obj, ModuleType):
+        return InfrastructureFactory._module_factory(env, obj.__name__, key)
+    if isinstance(obj, type) and issubclass(obj, InfrastructureFactory):
+        return obj
+    raise ConfigurationError(
+        f"{env.describe(key)}={topic!r} is not a store module or a subclass of "
+        "retell.persistence.InfrastructureFactory: name one (retell.sqlite:Factory), "
+        "or set PERSISTENCE_MODULE instead."
+    )

@@ -1,6 +1,11 @@
 """The mapper turns domain events into stored events and back.
 
 Order out: transcode, then compress, then encrypt; in: the reverse.
+
+An event read back gets the id of its record, not the text in its state: the store
+keeps the id as a UUID or as a str, and the record says which, where the state's JSON
+cannot (see `DomainEvent.originator_id`). The records of one aggregate share one id
+object, so replaying parses no id at all.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from retell.errors import TopicError, TranscodingError
 from retell.persistence.records import StoredEvent
 from retell.persistence.transcoder import Transcoder
 from retell.topics import get_topic, resolve_topic
+
+_set = msgspec.structs.force_setattr
 
 
 class Mapper:
@@ -59,7 +66,7 @@ class Mapper:
         if self.cipher is None and self.compressor is None:
             decoders = self._decoders
             try:
-                return [decoders[s.topic](s.state) for s in stored_events]
+                events = [decoders[s.topic](s.state) for s in stored_events]
             except (
                 KeyError,
                 msgspec.ValidationError,
@@ -68,10 +75,20 @@ class Mapper:
                 TopicError,
             ):
                 pass  # a topic not met yet, or an event the fast decoder cannot take
+            else:
+                for event, stored in zip(events, stored_events):  # noqa: B905 (same length)
+                    _set(event, "originator_id", stored.originator_id)
+                return events
         return [self._decode_carefully(stored) for stored in stored_events]
 
     def _decode_carefully(self, stored: StoredEvent) -> DomainEvent:
-        """Decode one event; errors name the record (topic, aggregate id, version)."""
+        """Decode one event, with the record's id; errors name the record (topic,
+        aggregate id, version)."""
+        event = self._decode_state(stored)
+        _set(event, "originator_id", stored.originator_id)
+        return event
+
+    def _decode_state(self, stored: StoredEvent) -> DomainEvent:
         data = stored.state
         if self.cipher is not None:
             data = self.cipher.decrypt(data)

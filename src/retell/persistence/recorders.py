@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import Self
 from uuid import UUID
 
-from retell.errors import NotSupportedError, WaitTimeout
+from retell.errors import NotSupportedError, WaitInterruptedError, WaitTimeout
 from retell.persistence.records import Notification, StoredEvent, Tracking
 
 
@@ -35,7 +35,12 @@ class Recorder(ABC):  # noqa: B024 (close() is an optional hook, not abstract)
 
 
 class AggregateRecorder(Recorder):
-    """Records events, each at a unique (originator_id, originator_version)."""
+    """Records events, each at a unique (originator_id, originator_version).
+
+    Ids are UUIDs or strs (`retell.persistence.ids`). A store that keeps one type only
+    raises `DataError` for the other, before it writes anything; reads give ids back
+    as the store keeps them.
+    """
 
     @abstractmethod
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
@@ -48,7 +53,7 @@ class AggregateRecorder(Recorder):
     @abstractmethod
     def select_events(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,
@@ -241,12 +246,18 @@ class TrackingRecorder(Recorder):
         timeout: float = 1.0,
         interrupt: threading.Event | None = None,
     ) -> None:
-        """Block until the position has been processed; `WaitTimeout` after `timeout` seconds."""
+        """Block until the position has been processed; `WaitTimeout` after `timeout` seconds,
+        `WaitInterruptedError` (a `WaitTimeout`) as soon as `interrupt` is set."""
         deadline = time.monotonic() + timeout
         delay = 0.001
         while not self.has_tracking_id(application_name, notification_id):
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or (interrupt is not None and interrupt.is_set()):
+            if interrupt is not None and interrupt.is_set():
+                raise WaitInterruptedError(
+                    f"the wait for position {notification_id} of {application_name!r} was "
+                    f"interrupted (last processed: {self.max_tracking_id(application_name)})."
+                )
+            if remaining <= 0:
                 raise WaitTimeout(
                     f"position {notification_id} of {application_name!r} was not processed "
                     f"within {timeout} seconds (last processed: "

@@ -14,9 +14,13 @@ from retell.errors import RetellError
 
 
 class StoredEvent(msgspec.Struct, frozen=True, gc=False):
-    """An event as a store keeps it: its aggregate, version, class topic and encoded state."""
+    """An event as a store keeps it: its aggregate, version, class topic and encoded state.
 
-    originator_id: UUID
+    `originator_id` is a UUID or a str, as the store keeps it: the mapper gives the
+    decoded event this id, so its type is the one the store reads back.
+    """
+
+    originator_id: UUID | str
     originator_version: int
     topic: str
     state: bytes

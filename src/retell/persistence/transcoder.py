@@ -72,6 +72,7 @@ T = TypeVar("T")
 E = TypeVar("E", bound=DomainEvent)
 
 _TAG = "__t"
+_ID = "originator_id"
 _FLOAT_FIELDS = "__f"  # names the precisely typed fields written in the tagged form
 _OWN_TYPES = "__o"  # names the precisely typed fields holding values of other types
 _VERSION_PREFIX = b'{"_v":'
@@ -147,7 +148,8 @@ class _ClassCodec:
     a ``null`` could also be read back as None, rather than be refused.
 
     `fits` tells whether an event's typed fields hold exactly their annotated types,
-    `field_fits` the same field by field, with `types` their annotations. `safe`
+    `field_fits` the same field by field, with `types` their annotations as msgspec
+    reads them and `expected` as they are checked (the id: a UUID or a str). `safe`
     says that values that fit always decode, so that they need not be decoded again.
     `variants` are the class with some fields typed ``Any``, made as events with
     values of other types are read, to convert the other fields in one call.
@@ -155,6 +157,7 @@ class _ClassCodec:
 
     __slots__ = (
         "decoder",
+        "expected",
         "field_fits",
         "fits",
         "floats",
@@ -172,6 +175,7 @@ class _ClassCodec:
         floats: tuple[str, ...],
         null_floats: bool,
         types: dict[str, Any],
+        expected: dict[str, Any],
         fits: Callable[[Any], bool],
         field_fits: tuple[tuple[str, Callable[[Any], bool]], ...],
         safe: bool,
@@ -181,6 +185,7 @@ class _ClassCodec:
         self.floats = floats
         self.null_floats = null_floats
         self.types = types
+        self.expected = expected
         self.fits = fits
         self.field_fits = field_fits
         self.safe = safe
@@ -231,6 +236,8 @@ class Transcoder:
         """
         if name is None and encode is None and decode is None:
             transcoding = cls
+            if getattr(transcoding, "coded_without_it", False):
+                return  # UUIDAsHex & co.: see retell.persistence.transcodings
             try:
                 cls, name = transcoding.type, transcoding.name
                 encode, decode = transcoding.encode, transcoding.decode
@@ -337,7 +344,7 @@ class Transcoder:
         if self.strict:
             name = own[0]
             raise TypeError(
-                f"Expected `{_describe_type(codec.types[name])}`, got "
+                f"Expected `{_describe_type(codec.expected[name])}`, got "
                 f"`{type(fields[name]).__qualname__}` - at `$.{name}`"
             )
         own += [
@@ -468,7 +475,8 @@ class Transcoder:
     # Decoding
 
     def fast_decoder(self, cls: type[DomainEvent]) -> Callable[[bytes], DomainEvent]:
-        """msgspec's own decoder for `cls` where it can be used alone, else `decode`.
+        """msgspec's own decoder for `cls` where it can be used alone, else `decode`'s
+        careful path.
 
         Replays call it once per event, so the common case (version 1, precise
         types) is a C call with no Python in between. Events refuse unknown fields,
@@ -476,10 +484,13 @@ class Transcoder:
         class, a field since removed, a value stored as its own type) raises
         `msgspec.ValidationError`: the caller then decodes that event with `decode`,
         which handles or explains it.
+
+        The event's id comes back as text: the caller sets the id of the record it
+        read, which has the type the store keeps (`retell.persistence.mapper`).
         """
         codec = self._codec(cls)
         if codec.decoder is None or cls.class_version != 1:
-            return functools.partial(self.decode, cls)
+            return functools.partial(self._decode_event, cls)
         return codec.decoder.decode
 
     @overload
@@ -489,9 +500,18 @@ class Transcoder:
     def decode(self, cls: type[E], data: bytes, /) -> E: ...
 
     def decode(self, cls: Any, data: bytes | None = None, /) -> Any:
-        """``decode(EventClass, data)``: an event; ``decode(data)``: any value `encode` wrote."""
+        """``decode(EventClass, data)``: an event; ``decode(data)``: any value `encode` wrote.
+
+        An event's id in the canonical text of a UUID comes back a UUID, any other a
+        str: the bytes alone cannot tell the UUID from a str of that text, which only
+        the store's record can (the mapper sets the record's id on the event).
+        """
         if data is None:
             return self._decode_value(cls)
+        return _uuid_id(self._decode_event(cls, data))
+
+    def _decode_event(self, cls: type[E], data: bytes) -> E:
+        """`decode` of an event, its id left as text (`fast_decoder`'s careful form)."""
         codec = self._codec(cls)
         version = 1
         if data.startswith(_VERSION_PREFIX):
@@ -500,13 +520,15 @@ class Transcoder:
             data = b"{" + data[end + 1 :]
         try:
             if version == cls.class_version:
-                return self._decode_current(cls, codec, data)
+                event: E = self._decode_current(cls, codec, data)
+                return event
             if version > cls.class_version:
                 raise TranscodingError(
                     f"a stored {cls.__qualname__} event has class_version {version}, newer "
                     f"than this code's {cls.class_version}: run the newer code to read it."
                 )
-            return self._decode_via_dict(cls, codec, data, version)
+            upcast: E = self._decode_via_dict(cls, codec, data, version)
+            return upcast
         except (msgspec.ValidationError, msgspec.DecodeError, KeyError, TypeError) as error:
             hint = (
                 "If the class changed shape, raise its class_version and add an upcast method."
@@ -666,11 +688,16 @@ class Transcoder:
             floats = tuple(name for name, kind in kinds.items() if kind)
             null_floats = _NULL_FLOAT in kinds.values()
             decoder = None if loose else msgspec.json.Decoder(cls, dec_hook=self._dec_hook)
+            # The id is a UUID or a str, read as text (see DomainEvent.originator_id): both
+            # fit, so that either takes the fast path.
+            expected = dict(types)
+            if expected.get(_ID) is str:
+                expected[_ID] = UUID | str
             compiler = _FitsCompiler(self._custom)
-            fits = compiler.function(types, "e", attributes=True)
+            fits = compiler.function(expected, "e", attributes=True)
             field_fits = tuple(
                 (name, compiler.function({name: tp}, "v", attributes=False))
-                for name, tp in types.items()
+                for name, tp in expected.items()
             )
             safe = all(self._is_safe(tp) for tp in types.values())
         except (TypeError, NameError) as error:
@@ -679,7 +706,7 @@ class Transcoder:
                 "supports in its fields, or register the type with Transcoder.register()."
             ) from error
         codec = self._codecs[cls] = _ClassCodec(
-            decoder, loose, floats, null_floats, types, fits, field_fits, safe
+            decoder, loose, floats, null_floats, types, expected, fits, field_fits, safe
         )
         return codec
 
@@ -864,6 +891,20 @@ class _FitsCompiler:
             body = " and ".join(parts)
             exec(f"def {name}(v):\n    return {body}\n", self._namespace)
         return name
+
+
+def _uuid_id(event: Any) -> Any:
+    """The event, its id made a UUID if it is a UUID's canonical text (as msgspec writes
+    UUIDs); the caller that has the store's record sets the record's id instead."""
+    value = event.originator_id
+    if type(value) is str and len(value) == 36 and value[8] == "-" and value == value.lower():
+        try:
+            uuid = msgspec.convert(value, UUID)
+        except msgspec.ValidationError:
+            return event
+        if str(uuid) == value:
+            msgspec.structs.force_setattr(event, _ID, uuid)
+    return event
 
 
 def _attribute(obj: str, name: str) -> str:

@@ -14,6 +14,9 @@ Settings (each may carry the application's prefix, ``DOGSCHOOL_POSTGRES_DBNAME``
   ``POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT``: seconds (defaults 5, 60, 10; 0
   turns one off), so that a stuck lock or statement is an error, not a hang.
 - ``CREATE_TABLE``: ``y`` (default) creates missing tables; ``n`` requires them.
+- ``ORIGINATOR_ID_TYPE``: ``uuid`` (default: aggregate ids are UUIDs, in a ``uuid``
+  column) or ``text`` (ids are strs, such as ``"dog-fido"``, in a ``text`` column).
+  Chosen when the tables are made; see `retell.persistence.ids`.
 
 Each application has its own tables, named after it (``dogschool_events``,
 ``dogschool_snapshots``, ``dogschool_tracking``, and the sequence
@@ -33,6 +36,7 @@ from typing import TypeVar, cast
 
 from retell.config import Environment
 from retell.persistence.factory import InfrastructureFactory, Purpose, T
+from retell.persistence.ids import KEY, IdType
 from retell.persistence.leases import Lease
 from retell.persistence.recorders import TrackingRecorder
 from retell.postgres.datastore import PostgresDatastore
@@ -56,6 +60,7 @@ __all__ = [
     "PostgresAggregateRecorder",
     "PostgresApplicationRecorder",
     "PostgresDatastore",
+    "PostgresFactory",
     "PostgresLease",
     "PostgresProcessRecorder",
     "PostgresSettings",
@@ -86,13 +91,17 @@ class Factory(InfrastructureFactory):
 
     def aggregate_recorder(self, purpose: Purpose = "events") -> PostgresAggregateRecorder:
         if purpose == "snapshots":
-            table = EventTable(self.tables, self.tables.snapshots)
+            table = EventTable(self.tables, self.tables.snapshots, *self._ids())
             return self._recorder(["snapshots"], lambda d: PostgresAggregateRecorder(d, table))
         return self.application_recorder()
 
     def application_recorder(self) -> PostgresApplicationRecorder:
-        log = NotificationLog(self.tables)
+        log = NotificationLog(self.tables, None, *self._ids())
         return self._recorder(["events"], lambda d: PostgresApplicationRecorder(d, log))
+
+    def _ids(self) -> tuple[IdType, str]:
+        """The id type, and its key as the user set it (for messages)."""
+        return self.settings.originator_id_type, self.settings.describe(KEY)
 
     def tracking_recorder(self, recorder_class: type[T] | None = None) -> T | TrackingRecorder:
         """A tracking recorder, or a view: an instance of `recorder_class`, with its tables."""
@@ -107,7 +116,7 @@ class Factory(InfrastructureFactory):
         )
 
     def process_recorder(self) -> PostgresProcessRecorder:
-        log = NotificationLog(self.tables, tracking=self.tables.tracking)
+        log = NotificationLog(self.tables, self.tables.tracking, *self._ids())
         return self._recorder(["events", "tracking"], lambda d: PostgresProcessRecorder(d, log))
 
     def lease(self, name: str) -> Lease:
@@ -133,6 +142,8 @@ class Factory(InfrastructureFactory):
                     create=settings.create_table,
                     create_key=settings.describe("CREATE_TABLE"),
                     view_statements=view_statements,
+                    id_type=settings.originator_id_type,
+                    id_key=settings.describe(KEY),
                 )
             )
             return make(datastore)
@@ -150,3 +161,7 @@ class Factory(InfrastructureFactory):
         with self._lock:
             if self._datastore is not None:
                 self._datastore.close()
+
+
+PostgresFactory = Factory
+"""The `eventsourcing` library's name for this store's factory."""

@@ -21,6 +21,10 @@ The queries are rendered to text once per table set and prepared on each connect
 on first use. The ones every command runs (an aggregate's read, a save of one event,
 the horizon) go straight through libpq (`retell.postgres.libpq`); the others through
 the cursor (``prepare=True``).
+
+Ids are UUIDs in a ``uuid`` column or strs in a ``text`` one (``ORIGINATOR_ID_TYPE``).
+An id of the other type is refused before anything is sent: sent as it is, a UUID
+would be written to a text column as its 16 raw bytes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from retell.persistence.horizon import INCARNATION
+from retell.persistence.ids import KEY, IdType, wrong_id_type
 from retell.persistence.records import Notification, StoredEvent, Tracking
 from retell.postgres.libpq import Statement, statements
 from retell.postgres.names import TableNames, with_parameters
@@ -45,7 +50,7 @@ _COLUMNS = "originator_id, originator_version, topic, state"
 
 # Several events: one array per column, unnested into rows. (psycopg dumps arrays in
 # Python, so one event goes as scalar parameters instead: see NotificationLog.)
-_ARRAYS = "%(ids)b::uuid[], %(versions)b::integer[], %(topics)b::text[], %(states)b::bytea[]"
+_ARRAYS = "%(ids)b::{id_type}[], %(versions)b::integer[], %(topics)b::text[], %(states)b::bytea[]"
 
 
 def _render(template: str, **identifiers: sql.Composable) -> str:
@@ -59,13 +64,23 @@ def _render(template: str, **identifiers: sql.Composable) -> str:
 
 
 class EventTable:
-    """The SQL of one table of events by aggregate: the events table, or the snapshots."""
+    """The SQL of one table of events by aggregate: the events table, or the snapshots.
 
-    def __init__(self, tables: TableNames, name: str) -> None:
+    Its ids are of `id_type`; `id_key` is ``ORIGINATOR_ID_TYPE`` as the user set it,
+    for the error that refuses an id of the other type.
+    """
+
+    def __init__(
+        self, tables: TableNames, name: str, id_type: IdType = "uuid", id_key: str = KEY
+    ) -> None:
         self.table = tables.identifier(name)
+        self.id_type = id_type
+        self.id_class: type = str if id_type == "text" else UUID
+        self.id_key = id_key
         self.insert = _render(
             "INSERT INTO {table} (" + _COLUMNS + ") SELECT * FROM unnest(" + _ARRAYS + ")",
             table=self.table,
+            id_type=sql.SQL(id_type),
         )
         self._selects: dict[tuple[bool, bool, bool, bool], Statement] = {}
         self.select_all = self.select(gt=False, lte=False, desc=False, limit=False)
@@ -86,6 +101,18 @@ class EventTable:
             text += " LIMIT %(limit)s" if limit else ""
             query = self._selects[key] = Statement(_render(text, table=self.table))
         return query
+
+    def check_ids(self, events: Sequence[StoredEvent]) -> None:
+        """Refuse, before anything is sent, an event whose id is not of this table's type."""
+        cls = self.id_class
+        for event in events:
+            if type(event.originator_id) is not cls:
+                self.check_id(event.originator_id)
+
+    def check_id(self, originator_id: Any) -> None:
+        """Refuse an id that is not of this table's type (a subclass of it is of it)."""
+        if not isinstance(originator_id, self.id_class):
+            raise wrong_id_type(originator_id, self.id_type, self.id_key)
 
 
 class TrackingTable:
@@ -122,12 +149,19 @@ class TrackingTable:
 class NotificationLog(EventTable):
     """The SQL of the events table as the application's notification log."""
 
-    def __init__(self, tables: TableNames, tracking: str | None = None) -> None:
-        super().__init__(tables, tables.events)
+    def __init__(
+        self,
+        tables: TableNames,
+        tracking: str | None = None,
+        id_type: IdType = "uuid",
+        id_key: str = KEY,
+    ) -> None:
+        super().__init__(tables, tables.events, id_type, id_key)
         names = {
             "table": self.table,
             "schema": sql.Identifier(tables.schema),
             "sequence": sql.Literal(tables.qualified(tables.sequence)),
+            "id_type": sql.SQL(id_type),
         }
         self.channel = tables.channel
         allocate = "{schema}.retell_allocate_ids({sequence}::regclass, %(n)s)"
@@ -176,7 +210,7 @@ class NotificationLog(EventTable):
         self.find = _render(
             "SELECT " + _COLUMNS + ", notification_id FROM {table} "
             "WHERE (originator_id, originator_version) IN "
-            "(SELECT * FROM unnest(%(ids)s::uuid[], %(versions)s::integer[]))",
+            "(SELECT * FROM unnest(%(ids)s::{id_type}[], %(versions)s::integer[]))",
             **names,
         )
         self.max_id = Statement(
@@ -200,6 +234,7 @@ def _event_arrays(events: Sequence[StoredEvent]) -> dict[str, Any]:
 def insert_events(cursor: Cursor, table: EventTable, events: Sequence[StoredEvent]) -> None:
     """Insert events that have no log position (snapshots), in one statement."""
     if events:
+        table.check_ids(events)
         cursor.execute(table.insert, _event_arrays(events), prepare=True)
 
 
@@ -219,6 +254,7 @@ def insert_notifications(
             assert log.tracking is not None, "this log has no tracking table"
             insert_tracking(cursor, log.tracking, tracking)
         return []
+    log.check_ids(events)
     one = len(events) == 1
     if one:
         event = events[0]
@@ -258,6 +294,7 @@ def recorded_notifications(
         assert tracking is not None and log.tracking is not None
         position = max_tracking_id(cursor, log.tracking, tracking.application_name)
         return [] if position is not None and position >= tracking.notification_id else None
+    log.check_ids(events)
     cursor.row_factory = tuple_row
     params = {
         "ids": [e.originator_id for e in events],
@@ -274,7 +311,7 @@ def recorded_notifications(
 def select_events(
     cursor: Cursor,
     table: EventTable,
-    originator_id: UUID,
+    originator_id: UUID | str,
     *,
     gt: int | None = None,
     lte: int | None = None,
@@ -282,6 +319,8 @@ def select_events(
     limit: int | None = None,
 ) -> list[StoredEvent]:
     """An aggregate's events with gt < version <= lte, in version order (or reversed)."""
+    if type(originator_id) is not table.id_class:
+        table.check_id(originator_id)
     if gt is None and lte is None and limit is None and not desc:  # a whole aggregate
         query = table.select_all
         params: dict[str, Any] = {"id": originator_id}

@@ -62,7 +62,7 @@ class PostgresAggregateRecorder(_OnDatastore, AggregateRecorder):
 
     def select_events(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,

@@ -21,6 +21,11 @@ The functions are the in-flight registry of docs/global-log.md:
   locks: every id below the lowest lock, and at or below the last id, belongs to a
   transaction that is over. Readers read only below that horizon.
 
+The id column of events and snapshots is ``uuid``, or ``text`` for str ids
+(``ORIGINATOR_ID_TYPE=text``), collated "C": compared byte by byte, which is exact
+and cheaper than a language's rules. A table made for the other type is refused when
+a recorder is made, by the query that finds what exists.
+
 `DDL` below lists the statements for docs and for the Django store's migrations.
 """
 
@@ -34,6 +39,7 @@ import psycopg
 from psycopg import sql
 
 from retell.errors import NotSupportedError, ProgrammingError
+from retell.persistence.ids import KEY, IdType, table_of_other_type
 from retell.postgres.names import TableNames, with_parameters
 
 SCHEMA_VERSION = 1
@@ -55,7 +61,7 @@ CREATE TABLE IF NOT EXISTS {versions} (
 _EVENTS = """
 CREATE TABLE IF NOT EXISTS {table} (
     notification_id bigint NOT NULL,
-    originator_id uuid NOT NULL,
+    originator_id {id_type} NOT NULL,
     originator_version integer NOT NULL,
     topic text NOT NULL,
     state bytea NOT NULL,
@@ -75,7 +81,7 @@ HAVING max(notification_id) IS NOT NULL"""
 
 _SNAPSHOTS = """
 CREATE TABLE IF NOT EXISTS {table} (
-    originator_id uuid NOT NULL,
+    originator_id {id_type} NOT NULL,
     originator_version integer NOT NULL,
     topic text NOT NULL,
     state bytea NOT NULL,
@@ -158,20 +164,24 @@ class SchemaObject:
     create: tuple[sql.Composed, ...]
     what: str
     """What it is, for messages: 'table "s"."x"'."""
+    id_type: IdType | None = None
+    """The type of its id column, for a table of events or snapshots."""
 
 
-def schema_objects(tables: TableNames, kinds: Sequence[Kind]) -> list[SchemaObject]:
-    """What recorders of `kinds` need, in the order to make it."""
+def schema_objects(
+    tables: TableNames, kinds: Sequence[Kind], id_type: IdType = "uuid"
+) -> list[SchemaObject]:
+    """What recorders of `kinds` need, in the order to make it, with ids of `id_type`."""
     objects: list[SchemaObject] = []
     schema = sql.Identifier(tables.schema)
     for kind in dict.fromkeys(kinds):
         if kind == "events":
             objects.append(_functions(tables, schema))
-            objects.append(_events(tables))
+            objects.append(_events(tables, id_type))
+        elif kind == "snapshots":
+            objects.append(_table(tables, tables.snapshots, _SNAPSHOTS, id_type))
         else:
-            name = tables.snapshots if kind == "snapshots" else tables.tracking
-            template = _SNAPSHOTS if kind == "snapshots" else _TRACKING
-            objects.append(_table(tables, name, template))
+            objects.append(_table(tables, tables.tracking, _TRACKING))
     return objects
 
 
@@ -192,7 +202,7 @@ def _functions(tables: TableNames, schema: sql.Identifier) -> SchemaObject:
     )
 
 
-def _events(tables: TableNames) -> SchemaObject:
+def _events(tables: TableNames, id_type: IdType) -> SchemaObject:
     table = tables.identifier(tables.events)
     sequence = tables.identifier(tables.sequence)
     exists = sql.SQL(
@@ -202,23 +212,37 @@ def _events(tables: TableNames) -> SchemaObject:
         sql.Literal(tables.qualified(tables.sequence)),
     )
     create = (
-        sql.SQL(_EVENTS).format(table=table),
+        sql.SQL(_EVENTS).format(table=table, id_type=_id_column(id_type)),
         sql.SQL(_SEQUENCE).format(sequence=sequence, table=table),
         sql.SQL(_SEQUENCE_START).format(
             sequence_name=sql.Literal(tables.qualified(tables.sequence)), table=table
         ),
     )
     return SchemaObject(
-        tables.events, exists, create, f"table {tables.qualified(tables.events)} and its sequence"
+        tables.events,
+        exists,
+        create,
+        f"table {tables.qualified(tables.events)} and its sequence",
+        id_type,
     )
 
 
-def _table(tables: TableNames, name: str, template: str) -> SchemaObject:
+def _id_column(id_type: IdType) -> sql.SQL:
+    """The type of the id column, as its DDL writes it."""
+    return sql.SQL('text COLLATE "C"' if id_type == "text" else "uuid")
+
+
+def _table(
+    tables: TableNames, name: str, template: str, id_type: IdType | None = None
+) -> SchemaObject:
     exists = sql.SQL("pg_catalog.to_regclass({}) IS NOT NULL").format(
         sql.Literal(tables.qualified(name))
     )
-    create = (sql.SQL(template).format(table=tables.identifier(name)),)
-    return SchemaObject(name, exists, create, f"table {tables.qualified(name)}")
+    names: dict[str, sql.Composable] = {"table": tables.identifier(name)}
+    if id_type is not None:
+        names["id_type"] = _id_column(id_type)
+    create = (sql.SQL(template).format(**names),)
+    return SchemaObject(name, exists, create, f"table {tables.qualified(name)}", id_type)
 
 
 def prepare_schema(
@@ -229,15 +253,22 @@ def prepare_schema(
     create: bool,
     create_key: str = "CREATE_TABLE",
     view_statements: Sequence[str] = (),
+    id_type: IdType = "uuid",
+    id_key: str = KEY,
 ) -> None:
     """Make sure what recorders of `kinds` need exists, making it if `create` allows.
 
     `view_statements` (a projection view's DDL, which must be idempotent) run too, in
     the same transaction, whenever `create` is on. `connection` must be in autocommit
     mode, with the schema first on its search path; the creating transaction is its own.
+    Tables of events and snapshots that exist must have ids of `id_type`
+    (`id_key`, ``ORIGINATOR_ID_TYPE`` as the user set it, is named if not).
     """
-    objects = schema_objects(tables, kinds)
-    has_schema, has_versions, present = _survey(connection, tables, objects)
+    objects = schema_objects(tables, kinds, id_type)
+    has_schema, has_versions, present, id_columns = _survey(connection, tables, objects)
+    for obj, found in zip(objects, id_columns, strict=True):
+        if found is not None and obj.id_type is not None and found != obj.id_type:
+            raise table_of_other_type(tables.qualified(obj.name), found, obj.id_type, id_key)
     missing = [o for o, there in zip(objects, present, strict=True) if not there]
     if has_versions and not missing:
         _check_versions(connection, tables, [o.name for o in objects])
@@ -270,8 +301,9 @@ def prepare_schema(
 
 def _survey(
     connection: psycopg.Connection[Any], tables: TableNames, objects: Sequence[SchemaObject]
-) -> tuple[bool, bool, list[bool]]:
-    """One query: does the schema exist, the versions table, and each object?"""
+) -> tuple[bool, bool, list[bool], list[str | None]]:
+    """One query: does the schema exist, the versions table, and each object? And the
+    type of each existing table's id column (None: no such table, or no ids)."""
     query = sql.SQL("SELECT pg_catalog.to_regnamespace({}) IS NOT NULL, {}").format(
         sql.Literal(tables.quoted_schema),
         sql.SQL(", ").join(
@@ -280,12 +312,26 @@ def _survey(
                     sql.Literal(tables.qualified(VERSIONS_TABLE))
                 ),
                 *(sql.SQL("({})").format(o.exists) for o in objects),
+                *(_id_column_type(tables, o) for o in objects),
             ]
         ),
     )
     row = connection.execute(query).fetchone()
     assert row is not None
-    return bool(row[0]), bool(row[1]), [bool(v) for v in row[2:]]
+    n = len(objects)
+    present = [bool(v) for v in row[2 : 2 + n]]
+    return bool(row[0]), bool(row[1]), present, list(row[2 + n :])
+
+
+def _id_column_type(tables: TableNames, obj: SchemaObject) -> sql.Composable:
+    """An expression: the type of the object's id column, NULL where there is none."""
+    if obj.id_type is None:
+        return sql.SQL("NULL::text")
+    return sql.SQL(
+        "(SELECT pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute AS a "
+        "WHERE a.attrelid = pg_catalog.to_regclass({}) AND a.attname = 'originator_id' "
+        "AND NOT a.attisdropped)"
+    ).format(sql.Literal(tables.qualified(obj.name)))
 
 
 def _check_versions(

@@ -12,6 +12,7 @@ from typing import Any
 
 from retell.config import Environment
 from retell.errors import ConfigurationError
+from retell.persistence.ids import IdType, originator_id_type
 from retell.postgres.names import TableNames
 
 DEFAULT_PORT = 5432
@@ -59,6 +60,8 @@ class PostgresSettings:
     create_table: bool
     tables: TableNames
     env: Environment
+    originator_id_type: IdType = "uuid"
+    """``ORIGINATOR_ID_TYPE``: UUID ids in a ``uuid`` column, or str ids in ``text``."""
 
     @classmethod
     def from_env(cls, env: Environment) -> PostgresSettings:
@@ -85,6 +88,7 @@ class PostgresSettings:
                 env.describe("POSTGRES_SCHEMA"),
             ),
             env=env,
+            originator_id_type=originator_id_type(env),
         )
 
     @property

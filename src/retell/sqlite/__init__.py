@@ -7,6 +7,9 @@ Settings (each may carry the application's prefix, ``DOGSCHOOL_SQLITE_DBNAME``):
 - ``SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: the last commits before a power cut, not
   a crash of the application, may be lost) or ``FULL`` (commits survive power cuts; slower).
 - ``CREATE_TABLE``: ``y`` (default) creates missing tables; ``n`` requires them to exist.
+- ``ORIGINATOR_ID_TYPE``: ``uuid`` (default: aggregate ids are UUIDs, kept as 16-byte
+  BLOBs) or ``text`` (ids are strs, such as ``"dog-fido"``, kept as TEXT). Chosen when
+  the tables are made; see `retell.persistence.ids`.
 
 Each application has its own tables, named after it (``dogschool_events``,
 ``dogschool_snapshots``, ``dogschool_tracking``), so many applications can share one
@@ -45,6 +48,7 @@ __all__ = [
     "SQLiteAggregateRecorder",
     "SQLiteApplicationRecorder",
     "SQLiteDatabase",
+    "SQLiteFactory",
     "SQLiteProcessRecorder",
     "SQLiteSettings",
     "SQLiteTrackingRecorder",
@@ -69,18 +73,17 @@ class Factory(InfrastructureFactory):
         self._lock = threading.Lock()
 
     def aggregate_recorder(self, purpose: Purpose = "events") -> SQLiteAggregateRecorder:
-        tables = self.settings.tables
+        tables, id_type = self.settings.tables, self.settings.originator_id_type
         if purpose == "snapshots":
-            table = Table.snapshots(tables.snapshots)
+            table = Table.snapshots(tables.snapshots, id_type)
         else:
-            table = Table.events(tables.events)
+            table = Table.events(tables.events, id_type)
         return self._recorder(SQLiteAggregateRecorder, [table], events_table=table.name)
 
     def application_recorder(self) -> SQLiteApplicationRecorder:
         events = self.settings.tables.events
-        return self._recorder(
-            SQLiteApplicationRecorder, [Table.events(events)], events_table=events
-        )
+        table = Table.events(events, self.settings.originator_id_type)
+        return self._recorder(SQLiteApplicationRecorder, [table], events_table=events)
 
     def tracking_recorder(self, recorder_class: type[T] | None = None) -> T | TrackingRecorder:
         """A tracking recorder, or a view: an instance of `recorder_class`, with its tables."""
@@ -99,7 +102,10 @@ class Factory(InfrastructureFactory):
         tables = self.settings.tables
         return self._recorder(
             SQLiteProcessRecorder,
-            [Table.events(tables.events), Table.tracking(tables.tracking)],
+            [
+                Table.events(tables.events, self.settings.originator_id_type),
+                Table.tracking(tables.tracking),
+            ],
             events_table=tables.events,
             tracking_table=tables.tracking,
         )
@@ -139,3 +145,7 @@ class Factory(InfrastructureFactory):
         with self._lock:
             if self._database is not None:
                 self._database.close()
+
+
+SQLiteFactory = Factory
+"""The `eventsourcing` library's name for this store's factory."""

@@ -1,8 +1,9 @@
 """The SQLite recorders: each call is one statement, or one short write transaction.
 
 Aggregate ids are stored as 16-byte BLOBs (half the size of hex text, so a smaller
-index, and no parsing when read back). `select_events` does not read the id back at
-all: it is the id that was asked for.
+index, and no parsing when read back), or, with ``ORIGINATOR_ID_TYPE=text``, str ids
+as TEXT. An id of the other type is refused before the write transaction begins.
+`select_events` does not read the id back at all: it is the id that was asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from retell.errors import ConcurrencyError, IntegrityError, tracking_not_higher
+from retell.persistence.ids import KEY, wrong_id_type
 from retell.persistence.recorders import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -78,8 +80,42 @@ class _SQLiteRecorder:
         self.events_table = events_table
         self.tracking_table = tracking_table
         self._sql = _Statements(events_table, tracking_table)
+        self._id_type = database.settings.originator_id_type
+        self._text_ids = self._id_type == "text"
         self._closed = False
         database.attach()
+
+    def _id_param(self, originator_id: Any) -> bytes | str:
+        """The id as its column holds it; `DataError` for an id of the other type."""
+        if self._text_ids:
+            if isinstance(originator_id, str):
+                return originator_id
+        elif isinstance(originator_id, UUID):
+            return originator_id.bytes
+        raise self._wrong_id(originator_id)
+
+    def _wrong_id(self, originator_id: Any) -> Exception:
+        return wrong_id_type(originator_id, self._id_type, self.database.settings.describe(KEY))
+
+    def _rows(self, stored_events: Sequence[StoredEvent]) -> list[tuple[Any, ...]]:
+        """The rows to insert, checked before any transaction begins."""
+        if self._text_ids:
+            rows = [
+                (e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
+            ]
+            for row in rows:
+                if type(row[0]) is not str:
+                    self._id_param(row[0])  # a str subclass passes; anything else raises
+            return rows
+        try:
+            return [
+                (e.originator_id.bytes, e.originator_version, e.topic, e.state)  # type: ignore[union-attr]
+                for e in stored_events
+            ]
+        except AttributeError:
+            for e in stored_events:
+                self._id_param(e.originator_id)
+            raise
 
     def close(self) -> None:
         """Let go of the database; the last recorder of a factory to go closes it."""
@@ -93,17 +129,19 @@ class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
 
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
         if stored_events:
+            rows = self._rows(stored_events)
             with self.database.transaction() as connection:
-                self._insert(connection, stored_events)
+                self._insert(connection, stored_events, rows)
         return None
 
     def _insert(
-        self, connection: sqlite3.Connection, stored_events: Sequence[StoredEvent]
+        self,
+        connection: sqlite3.Connection,
+        stored_events: Sequence[StoredEvent],
+        rows: list[tuple[Any, ...]],
     ) -> sqlite3.Cursor:
-        """Insert in the caller's transaction: one statement, batched for several events."""
-        rows = [
-            (e.originator_id.bytes, e.originator_version, e.topic, e.state) for e in stored_events
-        ]
+        """Insert `rows` (of `stored_events`) in the caller's transaction: one statement,
+        batched for several events."""
         try:
             if len(rows) == 1:
                 return connection.execute(self._sql.insert_events, rows[0])
@@ -119,10 +157,10 @@ class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
     ) -> IntegrityError:
         """Which event's version was taken. Rolls back first: the batch's own rows must go."""
         connection.rollback()
-        seen: set[tuple[UUID, int]] = set()
+        seen: set[tuple[UUID | str, int]] = set()
         for event in stored_events:
             key = (event.originator_id, event.originator_version)
-            parameters = (event.originator_id.bytes, event.originator_version)
+            parameters = (self._id_param(event.originator_id), event.originator_version)
             if key in seen or connection.execute(self._sql.version_taken, parameters).fetchone():
                 return ConcurrencyError.version_taken(event.originator_id, event.originator_version)
             seen.add(key)
@@ -130,17 +168,21 @@ class SQLiteAggregateRecorder(_SQLiteRecorder, AggregateRecorder):
 
     def select_events(
         self,
-        originator_id: UUID,
+        originator_id: UUID | str,
         *,
         gt: int | None = None,
         lte: int | None = None,
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
+        if type(originator_id) is UUID and not self._text_ids:
+            key: bytes | str = originator_id.bytes
+        else:
+            key = self._id_param(originator_id)
         rows = self.database.read(
             self._sql.select_events_desc if desc else self._sql.select_events,
             (
-                originator_id.bytes,
+                key,
                 _MIN if gt is None else gt,
                 _MAX if lte is None else lte,
                 -1 if limit is None else limit,  # SQLite: a negative LIMIT is no limit
@@ -155,19 +197,23 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         if not stored_events:
             return []  # no need to wait for the write lock
+        rows = self._rows(stored_events)
         with self.database.transaction() as connection:
-            ids = self._insert_notifications(connection, stored_events)
+            ids = self._insert_notifications(connection, stored_events, rows)
         self.notify_subscribers()
         return ids
 
     def _insert_notifications(
-        self, connection: sqlite3.Connection, stored_events: Sequence[StoredEvent]
+        self,
+        connection: sqlite3.Connection,
+        stored_events: Sequence[StoredEvent],
+        rows: list[tuple[Any, ...]],
     ) -> list[int]:
         """Insert, and say which ids the rows got: consecutive ones, as one writer holds the
         lock and the table gives each new row the highest id so far plus one."""
         if not stored_events:
             return []
-        last: Any = self._insert(connection, stored_events).lastrowid
+        last: Any = self._insert(connection, stored_events, rows).lastrowid
         if len(stored_events) > 1:  # executemany does not report it
             (last,) = connection.execute("SELECT last_insert_rowid()").fetchone()
         return list(range(last - len(stored_events) + 1, last + 1))
@@ -188,6 +234,8 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         rows = self.database.read(
             self._sql.select_notifications(len(topics)), (first, last, *topics, limit)
         )
+        if self._text_ids:
+            return [Notification(i, v, t, s, n) for n, i, v, t, s in rows]
         ids: dict[bytes, UUID] = {}  # an aggregate's events often come together: parse once
         return [
             Notification(
@@ -258,8 +306,9 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, SQLiteTrackingRecorder, P
     ) -> Sequence[int]:
         if not stored_events and tracking is None:
             return []
+        rows = self._rows(stored_events)
         with self.transaction(tracking) as connection:
-            ids = self._insert_notifications(connection, stored_events)
+            ids = self._insert_notifications(connection, stored_events, rows)
         if ids:
             self.notify_subscribers()
         return ids

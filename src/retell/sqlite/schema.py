@@ -7,6 +7,11 @@ newer release has migrated, instead of misreading it.
 
 Creation is idempotent (``CREATE TABLE IF NOT EXISTS`` inside ``BEGIN IMMEDIATE``), so
 any number of processes may start at once on one file.
+
+The id column of events and snapshots is a BLOB of a UUID's 16 bytes, or TEXT for str
+ids (``ORIGINATOR_ID_TYPE=text``). A table made for the other type is refused when a
+recorder is made: SQLite would store a str in a BLOB column without a word, and reads
+could not give back what was saved.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from retell.errors import NotSupportedError
+from retell.persistence.ids import KEY, IdType, table_of_other_type
 from retell.sqlite.database import SQLiteDatabase
 from retell.sqlite.errors import missing_table
 
@@ -34,7 +40,7 @@ _VERSIONS_DDL = (
 _EVENTS_DDL = (
     "CREATE TABLE IF NOT EXISTS {table} ("
     "notification_id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "originator_id BLOB NOT NULL, "
+    "originator_id {id_column} NOT NULL, "
     "originator_version INTEGER NOT NULL, "
     "topic TEXT NOT NULL, "
     "state BLOB NOT NULL, "
@@ -45,7 +51,7 @@ _EVENTS_DDL = (
 # Snapshots have no log position: the aggregate's key is the table's own order.
 _SNAPSHOTS_DDL = (
     "CREATE TABLE IF NOT EXISTS {table} ("
-    "originator_id BLOB NOT NULL, "
+    "originator_id {id_column} NOT NULL, "
     "originator_version INTEGER NOT NULL, "
     "topic TEXT NOT NULL, "
     "state BLOB NOT NULL, "
@@ -61,19 +67,25 @@ _TRACKING_DDL = (
 )
 
 
+ID_COLUMNS: dict[IdType, str] = {"uuid": "BLOB", "text": "TEXT"}
+"""The declared type of the id column, by ``ORIGINATOR_ID_TYPE``."""
+
+
 class Table(NamedTuple):
-    """A table's name and the statement that creates it."""
+    """A table's name, the statement that creates it, and its id type (if it has ids)."""
 
     name: str
     ddl: str
+    id_type: IdType | None = None
 
     @classmethod
-    def events(cls, name: str) -> Table:
-        return cls(name, _EVENTS_DDL.format(table=name))
+    def events(cls, name: str, id_type: IdType = "uuid") -> Table:
+        return cls(name, _EVENTS_DDL.format(table=name, id_column=ID_COLUMNS[id_type]), id_type)
 
     @classmethod
-    def snapshots(cls, name: str) -> Table:
-        return cls(name, _SNAPSHOTS_DDL.format(table=name))
+    def snapshots(cls, name: str, id_type: IdType = "uuid") -> Table:
+        ddl = _SNAPSHOTS_DDL.format(table=name, id_column=ID_COLUMNS[id_type])
+        return cls(name, ddl, id_type)
 
     @classmethod
     def tracking(cls, name: str) -> Table:
@@ -93,7 +105,7 @@ def prepare_tables(
     application never waits for another's save. `view_statements` (a view's own DDL,
     whose versions are its author's business) run too, in the same transaction.
     """
-    existing = _table_names(database)
+    existing = _id_columns(database)
     missing = [table for table in tables if table.name not in existing]
     if not create:
         if missing:
@@ -107,6 +119,19 @@ def prepare_tables(
                 connection.execute(statement)
     for table in tables:
         _check_version(database, table)
+        found = existing.get(table.name)
+        if table.id_type is not None and found is not None:
+            _check_id_column(database, table, found)
+
+
+def _check_id_column(database: SQLiteDatabase, table: Table, found: str) -> None:
+    """Refuse a table whose id column was made for the other type of id."""
+    assert table.id_type is not None
+    if found.upper() != ID_COLUMNS[table.id_type]:
+        key = database.settings.describe(KEY)
+        raise table_of_other_type(
+            f"{table.name!r} in {database.settings.dbname!r}", found, table.id_type, key
+        )
 
 
 def _create(connection: sqlite3.Connection, table: Table) -> None:
@@ -120,6 +145,17 @@ def _create(connection: sqlite3.Connection, table: Table) -> None:
 def _table_names(database: SQLiteDatabase) -> set[str]:
     rows = database.read("SELECT name FROM sqlite_master WHERE type = 'table'", ())
     return {name for (name,) in rows}
+
+
+def _id_columns(database: SQLiteDatabase) -> dict[str, str | None]:
+    """The tables, each with its id column's declared type (None: it has none), in one read."""
+    rows = database.read(
+        "SELECT m.name, p.type FROM sqlite_master AS m "
+        "LEFT JOIN pragma_table_info(m.name) AS p ON p.name = 'originator_id' "
+        "WHERE m.type = 'table'",
+        (),
+    )
+    return dict(rows)
 
 
 def schema_version(database: SQLiteDatabase, table: str) -> int | None:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from retell.config import Environment
 from retell.errors import ConfigurationError
+from retell.persistence.ids import IdType, originator_id_type
 
 DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a writer waits for another connection's write transaction to end."""
@@ -32,6 +33,8 @@ class SQLiteSettings:
     synchronous: str
     tables: TableNames
     env: Environment
+    originator_id_type: IdType = "uuid"
+    """``ORIGINATOR_ID_TYPE``: UUID ids in a BLOB column (16 bytes), or str ids in TEXT."""
 
     @classmethod
     def from_env(cls, env: Environment) -> SQLiteSettings:
@@ -42,6 +45,7 @@ class SQLiteSettings:
             synchronous=_synchronous(env),
             tables=TableNames.for_application(env.name),
             env=env,
+            originator_id_type=originator_id_type(env),
         )
 
     @property

@@ -16,15 +16,15 @@ go on from.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import msgspec
 
+from retell.application.processing_event import ProcessingEvent
 from retell.domain.aggregate import Aggregate
-from retell.domain.events import AggregateEvent, DomainEvent
-from retell.errors import IntegrityError, RetellError
+from retell.domain.events import AggregateEvent
+from retell.errors import IntegrityError
 from retell.persistence.records import Tracking
 
 if TYPE_CHECKING:
@@ -39,27 +39,6 @@ class Overtaken(Exception):
         self.position = position
 
 
-@dataclass
-class ProcessingEvent:
-    """What a policy produces while it processes one upstream event.
-
-    Call `collect_events` with the aggregates the policy changed; they are recorded
-    with the tracking position when the policy returns (with those of the other
-    events of the follower's batch).
-    """
-
-    tracking: Tracking
-    upstream: DomainEvent
-    aggregates: list[Aggregate] = field(default_factory=list)
-
-    def collect_events(self, *aggregates: Aggregate) -> None:
-        for aggregate in aggregates:
-            if not isinstance(aggregate, Aggregate):
-                raise RetellError(f"collect_events() takes aggregates, not {aggregate!r}")
-            if aggregate not in self.aggregates:
-                self.aggregates.append(aggregate)
-
-
 class Batch:
     """Upstream events processed, and what their policies produced, not yet recorded."""
 
@@ -72,11 +51,11 @@ class Batch:
         self.follower = follower
         self.leader_name = leader_name
         self.on_recorded = on_recorded
-        self.aggregates: dict[UUID, Aggregate] = {}
+        self.aggregates: dict[UUID | str, Aggregate] = {}
         self.size = 0
         self.recorded = 0
         self._events: list[AggregateEvent] = []
-        self._counts: dict[UUID, int] = {}
+        self._counts: dict[UUID | str, int] = {}
         self._first = 0
         self._last = 0
 
@@ -95,12 +74,13 @@ class Batch:
         when a follower records each event on its own, not recorded with a later event.
         """
         upstream = processing.upstream
-        correlation = upstream.correlation_id or upstream.identity
         for aggregate in processing.aggregates:
             pending = aggregate._pending_events
-            for new_event in pending:
-                msgspec.structs.force_setattr(new_event, "correlation_id", correlation)
-                msgspec.structs.force_setattr(new_event, "causation_id", upstream.identity)
+            if upstream is not None:
+                correlation = upstream.correlation_id or upstream.identity
+                for new_event in pending:
+                    msgspec.structs.force_setattr(new_event, "correlation_id", correlation)
+                    msgspec.structs.force_setattr(new_event, "causation_id", upstream.identity)
             self._events += pending
             aggregate._pending_events = []
             self.aggregates[aggregate.id] = aggregate

@@ -9,21 +9,23 @@ upstream events per transaction (`batch_size`, see `retell.system.batch`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from retell.application.application import Application
-from retell.application.notification_log import NotificationLog
+from retell.application.notification_log import NotificationLog, NotificationLogReader
+from retell.application.processing_event import ProcessingEvent
 from retell.application.repository import Recording
 from retell.config import check_class_sizes
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent
-from retell.errors import PolicyError, RetellError
+from retell.domain.types import TAggregateID
+from retell.errors import ConfigurationError, PolicyError, RetellError, tracking_not_higher
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ProcessRecorder
 from retell.persistence.records import Notification, Tracking
-from retell.system.batch import Batch, Overtaken, ProcessingEvent
+from retell.system.batch import Batch, Overtaken
 from retell.topics import get_topic
 
 __all__ = ["ProcessApplication", "ProcessingEvent"]
@@ -37,7 +39,7 @@ class _Leader:
     mapper: Mapper
 
 
-class ProcessApplication(Application):
+class ProcessApplication(Application[TAggregateID]):
     """An application that follows others: `policy` reacts to each of their events.
 
     Dispatch on the event class with ``functools.singledispatchmethod``::
@@ -54,6 +56,9 @@ class ProcessApplication(Application):
 
     topics: ClassVar[Sequence[str | type[DomainEvent]]] = ()
     page_size: ClassVar[int] = 500
+    """Notifications read from a leader's log at a time."""
+    pull_section_size: ClassVar[int] = 500
+    """The `eventsourcing` library's name for `page_size`: a subclass may set either."""
     batch_size: ClassVar[int] = 100
     """Upstream events recorded per transaction when catching up (1: each on its own)."""
 
@@ -61,7 +66,18 @@ class ProcessApplication(Application):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        check_class_sizes(cls, "page_size", "batch_size")
+        own = vars(cls)
+        if "pull_section_size" in own and "page_size" not in own:
+            cls.page_size = cls.pull_section_size
+        elif "pull_section_size" not in own:
+            cls.pull_section_size = cls.page_size
+        check_class_sizes(cls, "page_size", "pull_section_size", "batch_size")
+        if cls.page_size != cls.pull_section_size:
+            raise ConfigurationError(
+                f"{cls.__qualname__} sets page_size={cls.page_size} and "
+                f"pull_section_size={cls.pull_section_size}: they are two names of one "
+                "setting, so set one of them"
+            )
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
@@ -177,29 +193,73 @@ class ProcessApplication(Application):
     ) -> bool:
         """Run the policy on each notification, recording `batch_size` at a time; False
         if `proceed`, asked before each batch, stopped it first."""
-        leader_name = batch.leader_name
         with self.repository.unrecorded(batch):
             for notification in notifications:
                 if not batch.size and proceed is not None and not proceed():
                     return False
-                domain_event = mapper.to_domain_event(notification)
-                processing = ProcessingEvent(Tracking(leader_name, notification.id), domain_event)
-                try:
-                    self.policy(domain_event, processing)
-                except Overtaken:
-                    raise  # a save in the policy found the batch overtaken
-                except Exception as error:
-                    batch.flush()  # what was processed before it stays processed
-                    raise PolicyError(
-                        self.name, leader_name, notification.id, domain_event, error
-                    ) from error
-                alone = batch.holds_another(processing)
-                if alone:
-                    batch.flush()
-                if batch.add(processing) or alone or batch.size >= self.batch_size:
-                    batch.flush()
+                self._apply_policy(batch, mapper.to_domain_event(notification), notification.id)
             batch.flush()
         return True
+
+    def _apply_policy(self, batch: Batch, domain_event: DomainEvent, position: int) -> None:
+        """Run the policy on one upstream event and add what it produced to `batch`,
+        recording the batch when it is full or must be recorded now."""
+        processing = ProcessingEvent(Tracking(batch.leader_name, position), domain_event)
+        try:
+            self.policy(domain_event, processing)
+        except Overtaken:
+            raise  # a save in the policy found the batch overtaken
+        except Exception as error:
+            batch.flush()  # what was processed before it stays processed
+            raise PolicyError(
+                self.name, batch.leader_name, position, domain_event, error
+            ) from error
+        alone = batch.holds_another(processing)
+        if alone:
+            batch.flush()
+        if batch.add(processing) or alone or batch.size >= self.batch_size:
+            batch.flush()
+
+    def process_event(self, domain_event: DomainEvent, tracking: Tracking) -> None:
+        """Run the policy on one upstream event, and record what it collected with
+        `tracking`, in one transaction (the `eventsourcing` library's step, for code
+        that feeds a follower events itself).
+
+        A position processed already raises `IntegrityError` and records nothing.
+        """
+        leader_name = tracking.application_name
+        batch = Batch(self, leader_name)
+        try:
+            with self.repository.unrecorded(batch):
+                self._apply_policy(batch, domain_event, tracking.notification_id)
+                batch.flush()
+        except Overtaken as overtaken:
+            raise tracking_not_higher(
+                leader_name, tracking.notification_id, overtaken.position
+            ) from None
+
+    def pull_notifications(
+        self,
+        leader_name: str,
+        start: int | None,
+        stop: int | None = None,
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Iterator[list[Notification]]:
+        """Pages of the leader's notifications from `start` (None: the first) to `stop`,
+        of `topics` only, `page_size` at most each (as the `eventsourcing` library)."""
+        reader = NotificationLogReader(self._leader(leader_name).log, self.page_size)
+        return reader.select(
+            start=start, stop=stop, topics=self._topic_names, inclusive_of_start=inclusive_of_start
+        )
+
+    def convert_notifications(
+        self, leader_name: str, notifications: Iterable[Notification]
+    ) -> list[tuple[DomainEvent, Tracking]]:
+        """The leader's notifications as its events, each with its tracking position,
+        ready for `process_event` (as the `eventsourcing` library)."""
+        decode = self._leader(leader_name).mapper.to_domain_event
+        return [(decode(n), Tracking(leader_name, n.id)) for n in notifications]
 
     def save(self, *aggregates: Aggregate) -> list[Recording]:
         """Save now, outside the tracking transaction (a policy should collect instead).

@@ -4,7 +4,9 @@ A runner constructs and wires its applications when it is constructed, so that
 ``runner.get(cls)`` works before ``start()`` (to record events before processing
 starts, say) and an application's construction error is raised where the runner is
 made. Constructing one touches no table on the Django store, so a project can make
-its runner in ``AppConfig.ready()``.
+its runner in ``AppConfig.ready()``; started there (while a framework is
+`retell.config.setting_up`), a `SingleThreadedRunner` reads nothing until the first
+save, so that ``manage.py migrate`` can make the tables.
 
 - `SingleThreadedRunner`: a save returns after every downstream follower processed
   it, and what that produced, until nothing is left to process: a processing loop
@@ -22,11 +24,13 @@ import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Generic, Self, TypeVar
 
 from retell.application.application import Application
 from retell.application.repository import Recording
-from retell.errors import PolicyError, RetellError, RunnerError
+from retell.config import setting_up
+from retell.domain.types import TAggregateID
+from retell.errors import PolicyError, RetellError, RunnerAlreadyStartedError, RunnerError
 from retell.system.definition import System
 from retell.system.processing import ProcessApplication
 
@@ -35,8 +39,11 @@ logger = logging.getLogger("retell.system")
 A = TypeVar("A", bound=Application)
 
 
-class Runner:
-    """Builds a system's applications with one environment, and gives them out by class."""
+class Runner(Generic[TAggregateID]):
+    """Builds a system's applications with one environment, and gives them out by class.
+
+    ``SingleThreadedRunner[UUID](system)`` is allowed, as in the `eventsourcing` library.
+    """
 
     def __init__(self, system: System, env: Mapping[str, str] | None = None) -> None:
         self.system = system
@@ -75,7 +82,9 @@ class Runner:
         run, inside its rollback.
         """
         if self.is_started:
-            raise RunnerError(f"{type(self).__name__} is already started: stop() it first")
+            raise RunnerAlreadyStartedError(
+                f"{type(self).__name__} is already started: stop() it first"
+            )
         if self._closed:
             self._build()
         self.is_started = True
@@ -147,7 +156,7 @@ class Runner:
         return f"<{type(self).__name__} {state}: {', '.join(self.system.order)}>"
 
 
-class SingleThreadedRunner(Runner):
+class SingleThreadedRunner(Runner[TAggregateID]):
     """Processes each save's consequences before the save returns, in the saving thread.
 
     A save prompts the saving application's followers; what they record prompts
@@ -166,6 +175,11 @@ class SingleThreadedRunner(Runner):
         self._local = threading.local()
         for name in self.system.leaders:
             self.apps[name].after_save.append(self._on_saved)
+        if setting_up():
+            # Started in Django's AppConfig.ready(), say: the tables may not exist yet
+            # (``migrate`` runs after it). Every leader stays prompted, so the first
+            # save catches every follower up.
+            return
         self._drain()
 
     def _before_stop(self) -> None:
@@ -207,7 +221,7 @@ class SingleThreadedRunner(Runner):
             raise errors[0]
 
 
-class MultiThreadedRunner(Runner):
+class MultiThreadedRunner(Runner[TAggregateID]):
     """A thread per follower, processing as its leaders record new events.
 
     A follower whose policy raises stops (the others go on); its error is kept in
@@ -316,9 +330,9 @@ class MultiThreadedRunner(Runner):
             self.apps[name].after_save.remove(self._on_saved)
 
 
-class NewSingleThreadedRunner(SingleThreadedRunner):
+class NewSingleThreadedRunner(SingleThreadedRunner[TAggregateID]):
     """The `eventsourcing` library's other single-threaded runner; the same here."""
 
 
-class NewMultiThreadedRunner(MultiThreadedRunner):
+class NewMultiThreadedRunner(MultiThreadedRunner[TAggregateID]):
     """The `eventsourcing` library's other multi-threaded runner; the same here."""

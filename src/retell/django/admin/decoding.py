@@ -26,6 +26,7 @@ import msgspec
 
 from retell.config import Environment, process_environ
 from retell.django import Factory, conf
+from retell.django.dialects.base import to_uuid
 from retell.domain.events import DomainEvent
 from retell.errors import RetellError
 from retell.persistence.mapper import Mapper
@@ -78,14 +79,21 @@ class EventDecoder:
         self.application_name = application_name
         self.mapper: Mapper | None = None
         self.error = ""
+        self.text_ids = False
         env = application_environment(application_name, alias)
         try:
-            self.mapper = Factory(env).mapper(Transcoder())
+            factory = Factory(env)
+            self.mapper = factory.mapper(Transcoder())
+            self.text_ids = factory.originator_id_type == "text"
         except RetellError as error:
             self.error = f"The settings of {application_name} cannot be used: {error}"
 
-    def decode(self, topic: str, state: bytes) -> Decoded:
-        """The record as its event class, or as much of it as can be read."""
+    def decode(self, topic: str, state: bytes, originator_id: str | None = None) -> Decoded:
+        """The record as its event class, or as much of it as can be read.
+
+        `originator_id` is the record's id column: the event gets it, as a UUID or a
+        str as the application's ``ORIGINATOR_ID_TYPE`` says, as the store's reads do.
+        """
         if self.mapper is None:
             return Decoded("unreadable", note=self.error)
         plain = self._plaintext(state)
@@ -100,11 +108,17 @@ class EventDecoder:
             event = self.mapper.transcoder.decode(cls, data)
         except (RetellError, msgspec.MsgspecError, TypeError, ValueError) as error:
             return self._raw(data, f"{note}The stored state does not decode as {topic}: {error}")
+        if originator_id is not None:
+            with contextlib.suppress(msgspec.ValidationError):  # not a UUID: left as decoded
+                own_id = originator_id if self.text_ids else to_uuid(originator_id)
+                msgspec.structs.force_setattr(event, "originator_id", own_id)
         return Decoded("decoded", event, event_fields(event), note.strip())
 
-    def decode_event(self, topic: str, state: bytes) -> DomainEvent:
+    def decode_event(
+        self, topic: str, state: bytes, originator_id: str | None = None
+    ) -> DomainEvent:
         """The record as its event class; a `RetellError` that says why not."""
-        decoded = self.decode(topic, state)
+        decoded = self.decode(topic, state, originator_id)
         if decoded.event is None:
             raise RetellError(decoded.note or "the event cannot be decoded")
         return decoded.event

@@ -8,10 +8,12 @@ actions; a POST to any of these pages is refused with 403.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -134,7 +136,7 @@ class UncountedAdmin(RetellAdmin[S]):
     show_full_result_count = False
     sortable_by = ()
     search_fields = ("originator_id",)  # shows the search box; see get_search_results
-    search_help_text = "Search by aggregate id: a whole UUID, found exactly."
+    search_help_text = "Search by aggregate id: a whole UUID or str id, found exactly."
     change_list_template = "retell/admin/change_list.html"
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
@@ -156,7 +158,8 @@ class UncountedAdmin(RetellAdmin[S]):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
     ) -> tuple[QuerySet[S], bool]:
-        """Rows of the aggregate whose id is the search term; a message if it is no UUID.
+        """Rows of the aggregate whose id is the search term: a str id as it is, a UUID
+        in any form Python reads (upper case, without hyphens) as its canonical text.
 
         ``application_name IN (...)`` lets the unique index (application_name,
         originator_id, originator_version) find them: see `queries`.
@@ -164,18 +167,11 @@ class UncountedAdmin(RetellAdmin[S]):
         term = search_term.strip()
         if not term:
             return queryset, False
-        try:
-            originator_id = UUID(term)
-        except ValueError:
-            self.message_user(
-                request,
-                f"“{term}” is not an aggregate id: search for the whole UUID of an aggregate, "
-                "such as 5f0c1f8e-2a4b-4f3e-9d55-0a6b1c2d3e4f.",
-                messages.WARNING,
-            )
-            return queryset.none(), False
+        terms = {term}
+        with contextlib.suppress(ValueError):
+            terms.add(str(UUID(term)))
         names = applications(request, self.database_alias())
-        return queryset.filter(application_name__in=names, originator_id=originator_id), False
+        return queryset.filter(application_name__in=names, originator_id__in=terms), False
 
     # Columns and fields shared by events and snapshots
 
@@ -188,7 +184,7 @@ class UncountedAdmin(RetellAdmin[S]):
         """The aggregate id, linked to its history."""
         url = reverse(
             f"{self.admin_site.name}:retell_eventrecord_aggregate",
-            args=[obj.application_name, obj.originator_id],
+            args=[obj.application_name, quote(obj.originator_id)],
         )
         return format_html('<a href="{}">{}</a>', url, obj.originator_id)
 
@@ -210,7 +206,8 @@ class UncountedAdmin(RetellAdmin[S]):
         return self.decode(obj).timestamp or "-"
 
     def decode(self, obj: S) -> Decoded:
-        return self.decoders()(obj.application_name).decode(obj.topic, bytes(obj.state))
+        decoder = self.decoders()(obj.application_name)
+        return decoder.decode(obj.topic, bytes(obj.state), obj.originator_id)
 
     def render_change_form(
         self,
@@ -251,13 +248,14 @@ class EventRecordAdmin(UncountedAdmin[EventRecord]):
         wrap = self.admin_site.admin_view
         info = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
+            # Ids in URLs are quoted as the admin quotes keys (a "/" is "_2F").
             path(
-                "aggregate/<str:application>/<uuid:originator_id>/",
+                "aggregate/<str:application>/<str:originator_id>/",
                 wrap(self.aggregate_view),
                 name=f"{info}_aggregate",
             ),
             path(
-                "aggregate/<str:application>/<uuid:originator_id>/state/",
+                "aggregate/<str:application>/<str:originator_id>/state/",
                 wrap(self.state_view),
                 name=f"{info}_state",
             ),
@@ -265,16 +263,16 @@ class EventRecordAdmin(UncountedAdmin[EventRecord]):
         ]
 
     def aggregate_view(
-        self, request: HttpRequest, application: str, originator_id: UUID
+        self, request: HttpRequest, application: str, originator_id: str
     ) -> HttpResponse:
         self.refuse_unless_viewer(request)
-        return views.aggregate_history(self, request, application, originator_id)
+        return views.aggregate_history(self, request, application, unquote(originator_id))
 
     def state_view(
-        self, request: HttpRequest, application: str, originator_id: UUID
+        self, request: HttpRequest, application: str, originator_id: str
     ) -> HttpResponse:
         self.refuse_unless_viewer(request)
-        return views.aggregate_state(self, request, application, originator_id)
+        return views.aggregate_state(self, request, application, unquote(originator_id))
 
 
 class SnapshotRecordAdmin(UncountedAdmin[SnapshotRecord]):

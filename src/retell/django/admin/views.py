@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
+from django.contrib.admin.utils import quote
 from django.db.models import Max
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -43,7 +43,7 @@ _INTERNAL = frozenset({"_id", "_version", "_created_on", "_modified_on", "_pendi
 def aggregate_links(model_admin: UncountedAdmin[Any], obj: StoredRecord) -> dict[str, str]:
     """The URLs of the aggregate pages of a record, for the detail page's buttons."""
     name = model_admin.admin_site.name
-    args = [obj.application_name, obj.originator_id]
+    args = [obj.application_name, quote(obj.originator_id)]
     state = reverse(f"{name}:retell_eventrecord_state", args=args)
     return {
         "history_url": reverse(f"{name}:retell_eventrecord_aggregate", args=args),
@@ -62,7 +62,7 @@ def _context(
     }
 
 
-def _events(model_admin: EventRecordAdmin, application: str, originator_id: UUID) -> Any:
+def _events(model_admin: EventRecordAdmin, application: str, originator_id: str) -> Any:
     return EventRecord.objects.using(model_admin.database_alias()).filter(
         application_name=application, originator_id=originator_id
     )
@@ -76,7 +76,7 @@ def _after(request: HttpRequest, name: str) -> int:
 
 
 def aggregate_history(
-    model_admin: EventRecordAdmin, request: HttpRequest, application: str, originator_id: UUID
+    model_admin: EventRecordAdmin, request: HttpRequest, application: str, originator_id: str
 ) -> HttpResponse:
     """All the aggregate's events in version order, `HISTORY_PAGE` at a time (``?after=v``)."""
     after = _after(request, "after")
@@ -105,7 +105,7 @@ def aggregate_history(
         changelist_url=_changelist_url(model_admin, application, originator_id),
         state_url=reverse(
             f"{model_admin.admin_site.name}:retell_eventrecord_state",
-            args=[application, originator_id],
+            args=[application, quote(originator_id)],
         ),
     )
     return TemplateResponse(request, "retell/admin/aggregate_history.html", context)
@@ -114,7 +114,7 @@ def aggregate_history(
 def _history_row(
     model_admin: EventRecordAdmin, decoder: EventDecoder, record: EventRecord
 ) -> dict[str, Any]:
-    decoded = decoder.decode(record.topic, bytes(record.state))
+    decoded = decoder.decode(record.topic, bytes(record.state), record.originator_id)
     summary = ""
     if isinstance(decoded.data, dict):
         own = {k: v for k, v in decoded.data.items() if k not in _COORDINATES}
@@ -131,7 +131,7 @@ def _history_row(
     }
 
 
-def _changelist_url(model_admin: EventRecordAdmin, application: str, originator_id: UUID) -> str:
+def _changelist_url(model_admin: EventRecordAdmin, application: str, originator_id: str) -> str:
     url = reverse(f"{model_admin.admin_site.name}:retell_eventrecord_changelist")
     return f"{url}?{urlencode({'application_name': application, 'q': str(originator_id)})}"
 
@@ -148,7 +148,7 @@ class Replay:
 
 
 def replay(
-    model_admin: EventRecordAdmin, application: str, originator_id: UUID, version: int
+    model_admin: EventRecordAdmin, application: str, originator_id: str, version: int
 ) -> Replay:
     """The aggregate at `version`: from the latest usable snapshot, then event by event."""
     alias = model_admin.database_alias()
@@ -166,7 +166,9 @@ def replay(
     )
     if snapshot is not None:
         try:
-            taken = decoder.decode_event(snapshot.topic, bytes(snapshot.state))
+            taken = decoder.decode_event(
+                snapshot.topic, bytes(snapshot.state), snapshot.originator_id
+            )
             result.aggregate = taken.mutate(None)  # type: ignore[attr-defined]
             result.snapshot_version = snapshot.originator_version
         except Exception as error:  # user code runs here: report, don't fail
@@ -182,7 +184,7 @@ def replay(
     )
     for record in records.iterator(chunk_size=500):
         try:
-            event = decoder.decode_event(record.topic, bytes(record.state))
+            event = decoder.decode_event(record.topic, bytes(record.state), record.originator_id)
             result.aggregate = event.mutate(result.aggregate)  # type: ignore[attr-defined]
         except Exception as error:  # user code runs here: report, don't fail
             result.error = (
@@ -211,7 +213,7 @@ def aggregate_fields(aggregate: Aggregate) -> dict[str, Any]:
 
 
 def aggregate_state(
-    model_admin: EventRecordAdmin, request: HttpRequest, application: str, originator_id: UUID
+    model_admin: EventRecordAdmin, request: HttpRequest, application: str, originator_id: str
 ) -> HttpResponse:
     """The aggregate as it was at ``?version=n`` (default: its latest version)."""
     latest = _events(model_admin, application, originator_id).aggregate(
@@ -239,7 +241,7 @@ def aggregate_state(
         state=state,
         history_url=reverse(
             f"{model_admin.admin_site.name}:retell_eventrecord_aggregate",
-            args=[application, originator_id],
+            args=[application, quote(originator_id)],
         ),
     )
     return TemplateResponse(request, "retell/admin/aggregate_state.html", context)

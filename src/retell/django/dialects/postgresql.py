@@ -22,12 +22,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from retell.django import tables
-from retell.django.dialects.base import Dialect
+from retell.django.dialects.base import UUID_IDS, Dialect, IdCodec
 from retell.persistence.horizon import INCARNATION
 from retell.persistence.records import StoredEvent
 
@@ -40,7 +39,7 @@ _INSERT_LOG = (
     f"INSERT INTO {tables.EVENTS} "
     "(id, application_name, originator_id, originator_version, topic, state) "
     "SELECT i, %s, o, v, t, s FROM unnest(retell_allocate_ids(%s::regclass, %s), "
-    "%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) AS u(i, o, v, t, s) "
+    "%s::text[], %s::bigint[], %s::text[], %s::bytea[]) AS u(i, o, v, t, s) "
     "RETURNING id"
 )
 
@@ -48,7 +47,7 @@ _INSERT_LOG = (
 _INSERT_ONE = (
     f"INSERT INTO {tables.EVENTS} "
     "(id, application_name, originator_id, originator_version, topic, state) "
-    "VALUES ((retell_allocate_ids(%s::regclass, 1))[1], %s, %s::uuid, %s, %s, %s) "
+    "VALUES ((retell_allocate_ids(%s::regclass, 1))[1], %s, %s, %s, %s, %s) "
     "RETURNING id"
 )
 
@@ -150,10 +149,6 @@ class PostgresDialect(Dialect):
             cursor = self._kept.cursor = PreparedCursor(connection)
         return cursor
 
-    def uuid_param(self, connection: Any, value: UUID) -> Any:
-        """A UUID as it is: PostgreSQL's column is a native uuid."""
-        return value
-
     def sequence(self, cursor: Any) -> str:
         """The (schema-qualified) sequence of the events table's ids, found once."""
         if self._sequence is None:
@@ -162,35 +157,40 @@ class PostgresDialect(Dialect):
         return self._sequence
 
     def insert_log(
-        self, cursor: Any, table: str, application_name: str, events: Sequence[StoredEvent]
+        self,
+        cursor: Any,
+        table: str,
+        application_name: str,
+        events: Sequence[StoredEvent],
+        id_codec: IdCodec = UUID_IDS,
     ) -> list[int]:
         if not events:
             return []
         if table != tables.EVENTS:
             raise AssertionError(f"{table} is not a log")
-        sequence = self.sequence(cursor)
         if len(events) == 1:
             (event,) = events
+            originator_id = id_codec.param(event.originator_id)
             cursor.execute(
                 _INSERT_ONE,
                 (
-                    sequence,
+                    self.sequence(cursor),
                     application_name,
-                    str(event.originator_id),
+                    originator_id,
                     event.originator_version,
                     event.topic,
                     event.state,
                 ),
             )
             return [cursor.fetchone()[0]]
-        # UUIDs as text: any driver adapts a list of str to an array.
+        originator_ids = id_codec.params(events)
         cursor.execute(
             _INSERT_LOG,
             (
                 application_name,
-                sequence,
+                self.sequence(cursor),
                 len(events),
-                [str(e.originator_id) for e in events],
+                originator_ids,
                 [e.originator_version for e in events],
                 [e.topic for e in events],
                 [e.state for e in events],
