@@ -57,7 +57,9 @@ def test_a_save_and_a_read_are_prepared_and_djangos_statements_are_not(
             )
     statements = retells(prepared_statements())
     assert any("VALUES" in s for s in statements)  # one event
-    assert any("unnest" in s for s in statements)  # several
+    # Several events: arrays, which libpq.py does not encode, so psycopg runs it, unprepared
+    # (a rollback after psycopg prepared would drop libpq's statements too).
+    assert not any("unnest" in s for s in statements)
     assert any(s.startswith("SELECT") for s in statements)
     assert not any(tables.TRACKING in s for s in prepared_statements())
 

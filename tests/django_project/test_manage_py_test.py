@@ -69,13 +69,6 @@ class RolledBackTests(TestCase):
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="psycopg's rollback sends DEALLOCATE ALL once psycopg itself has prepared a "
-    "statement (PreparedCursor's fallback, prepare=True), which drops the statements "
-    "retell.postgres.libpq prepared; inside the next TestCase's transaction the save "
-    "fails with 'prepared statement ... does not exist'",
-)
 def test_on_postgresql_testcases_that_save_one_after_another(tmp_path: Path) -> None:
     if not postgres_reachable():
         pytest.skip("PostgreSQL is not on 127.0.0.1:5432")

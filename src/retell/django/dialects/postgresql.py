@@ -54,10 +54,6 @@ _INSERT_ONE = (
 _SEQUENCE = f"SELECT pg_catalog.pg_get_serial_sequence('{tables.EVENTS}', 'id')"
 
 
-ONLY_WHEN_ASKED = 1 << 62
-"""A psycopg ``prepare_threshold`` no statement reaches: only ``prepare=True`` prepares."""
-
-
 class PreparedCursor:
     """Runs retell's statements on Django's psycopg 3 connection, prepared, with values
     bound on the server.
@@ -67,14 +63,16 @@ class PreparedCursor:
     statement anew: for the statements every command runs, over a quarter of a command's
     time (docs/benchmarks.md). This runs them on the same psycopg connection, so in the same
     transaction (or in autocommit, one statement), through libpq (`retell.postgres.libpq`,
-    which saves another quarter of the client's time), or where that declines, on a psycopg
-    cursor with ``prepare=True``. It keeps what Django's cursor does around a statement: the
-    health check, opening the connection, the thread check, refusing to run in a broken
-    ``atomic()``, and wrapping the driver's errors in Django's (which marks the connection
-    for ``close_old_connections``).
+    which saves another quarter of the client's time), or where that declines (a parameter
+    of a type libpq.py does not encode), on a psycopg cursor, unprepared. It keeps what
+    Django's cursor does around a statement: the health check, opening the connection, the
+    thread check, refusing to run in a broken ``atomic()``, and wrapping the driver's
+    errors in Django's (which marks the connection for ``close_old_connections``).
 
-    Django leaves psycopg's ``prepare_threshold`` at None (nothing prepared), so this
-    sets it to `ONLY_WHEN_ASKED`: these statements are prepared, Django's never are.
+    psycopg itself prepares nothing here (Django leaves its ``prepare_threshold`` at None):
+    a rollback after psycopg prepared sends DEALLOCATE ALL, which would also drop the
+    statements libpq prepared, where the caller's next transaction could not prepare them
+    again.
 
     One per psycopg connection, kept for its next statements (`PostgresDialect`), since
     making a cursor costs as much as a tenth of a statement's client time.
@@ -83,8 +81,6 @@ class PreparedCursor:
     def __init__(self, connection: Any) -> None:
         self.db = connection
         self.raw = connection.connection
-        if self.raw.prepare_threshold is None:
-            self.raw.prepare_threshold = ONLY_WHEN_ASKED
         self._cursor = psycopg.Cursor(self.raw)
         self._statements = statements(self.raw)
         self._rows: list[Any] | None = None
@@ -104,7 +100,7 @@ class PreparedCursor:
         with self.db.wrap_database_errors:
             self._rows = self._statements.execute(statement, params)
             if self._rows is None:
-                self._cursor.execute(sql, params, prepare=True)
+                self._cursor.execute(sql, params, prepare=False)  # see the class's docstring
 
     def fetchone(self) -> Any:
         if self._rows is None:
