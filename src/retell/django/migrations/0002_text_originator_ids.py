@@ -92,5 +92,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterField("eventrecord", "originator_id", _text_field()),
         migrations.AlterField("snapshotrecord", "originator_id", _text_field()),
-        migrations.RunPython(to_text, to_uuid, elidable=False),
+        # Not atomic: on MySQL and MariaDB, DDL cannot run inside a transaction.
+        migrations.RunPython(to_text, to_uuid, elidable=False, atomic=False),
     ]
