@@ -33,6 +33,12 @@ def shared_store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     yield from _store_env(request.param, tmp_path)
 
 
+@pytest.fixture
+def postgres_store_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The env of a fresh PostgreSQL store (a schema of the test's own)."""
+    yield from _store_env("postgres", tmp_path)
+
+
 def _store_env(kind: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Without PostgreSQL the postgres case is skipped, unless RETELL_REQUIRE_SERVICES
     is set: then it fails, so that CI cannot pass by skipping it."""

@@ -259,11 +259,9 @@ def test_a_projection_of_events_with_str_ids(store_env: dict[str, str]) -> None:
 
 
 def test_a_str_id_in_a_store_of_uuids_is_refused_and_nothing_is_written(
-    store_env: dict[str, str],
+    shared_store_env: dict[str, str],
 ) -> None:
-    if store_env["PERSISTENCE_MODULE"] == "retell.memory":
-        pytest.skip("the memory store takes both types of id")
-    app = Kennel(env=store_env)  # ORIGINATOR_ID_TYPE=uuid, the default
+    app = Kennel(env=shared_store_env)  # ORIGINATOR_ID_TYPE=uuid, the default
     try:
         app.save(Cat(id=str(uuid4()), name="before"))  # a str, even if it reads as a UUID
     except DataError as error:
@@ -285,11 +283,9 @@ def test_a_str_id_in_a_store_of_uuids_is_refused_and_nothing_is_written(
 
 
 def test_a_uuid_in_a_store_of_str_ids_is_refused_and_nothing_is_written(
-    store_env: dict[str, str],
+    shared_store_env: dict[str, str],
 ) -> None:
-    if store_env["PERSISTENCE_MODULE"] == "retell.memory":
-        pytest.skip("the memory store takes both types of id")
-    app = Kennel(env={**store_env, "KENNEL_ORIGINATOR_ID_TYPE": "text"})
+    app = Kennel(env={**shared_store_env, "KENNEL_ORIGINATOR_ID_TYPE": "text"})
     try:
         cat = Cat._create(Cat.Adopted, id=uuid4(), name="Tom")
         match = r"is a UUID, but this store keeps str ids \(KENNEL_ORIGINATOR_ID_TYPE=text\)"
@@ -303,16 +299,14 @@ def test_a_uuid_in_a_store_of_str_ids_is_refused_and_nothing_is_written(
         app.close()
 
 
-def test_a_table_made_for_the_other_type_of_id_is_refused(store_env: dict[str, str]) -> None:
-    if store_env["PERSISTENCE_MODULE"] == "retell.memory":
-        pytest.skip("the memory store has no tables")
-    Kennel(env=store_env).close()  # its tables are made for UUIDs
+def test_a_table_made_for_the_other_type_of_id_is_refused(shared_store_env: dict[str, str]) -> None:
+    Kennel(env=shared_store_env).close()  # its tables are made for UUIDs
     with pytest.raises(ProgrammingError, match=r"made for uuid ids.*ORIGINATOR_ID_TYPE=text\."):
-        Kennel(env=text_ids(store_env))
-    Application(env=text_ids(store_env)).close()  # another application's: made for strs
+        Kennel(env=text_ids(shared_store_env))
+    Application(env=text_ids(shared_store_env)).close()  # another application's: made for strs
     match = r"made for text ids.*ORIGINATOR_ID_TYPE=uuid\. Set ORIGINATOR_ID_TYPE=text"
     with pytest.raises(ProgrammingError, match=match):
-        Application(env=store_env)
+        Application(env=shared_store_env)
 
 
 @pytest.mark.parametrize("module", ["retell.sqlite", "retell.postgres"])
@@ -417,11 +411,9 @@ def test_the_record_says_whether_an_id_is_a_uuid_or_its_text() -> None:
 
 
 def test_postgres_keeps_str_ids_in_a_text_column_compared_exactly(
-    store_env: dict[str, str],
+    postgres_store_env: dict[str, str],
 ) -> None:
-    if store_env["PERSISTENCE_MODULE"] != "retell.postgres":
-        pytest.skip("PostgreSQL only")
-    with Kennel(env=text_ids(store_env)) as app:
+    with Kennel(env=text_ids(postgres_store_env)) as app:
         app.save(Dog("Fido"), Dog("fido"))
         assert app.repository.get("dog-Fido").name == "Fido"
         assert app.repository.get("dog-fido").name == "fido"
@@ -433,24 +425,22 @@ def test_postgres_keeps_str_ids_in_a_text_column_compared_exactly(
         rows = connection.execute(
             "SELECT table_name, data_type, collation_name FROM information_schema.columns "
             "WHERE table_schema = %s AND column_name = 'originator_id' ORDER BY table_name",
-            (store_env["POSTGRES_SCHEMA"],),
+            (postgres_store_env["POSTGRES_SCHEMA"],),
         ).fetchall()
     assert rows == [("kennel_events", "text", "C"), ("kennel_snapshots", "text", "C")]
 
 
 def test_postgres_finds_a_save_of_str_ids_whose_answer_was_lost(
-    store_env: dict[str, str],
+    postgres_store_env: dict[str, str],
 ) -> None:
     """After a lost connection, the store asks whether the save was recorded: by str id."""
-    if store_env["PERSISTENCE_MODULE"] != "retell.postgres":
-        pytest.skip("PostgreSQL only")
     import psycopg
 
     from retell.postgres import protocol
     from retell.postgres.protocol import NotificationLog
     from tests.postgres.helpers import ADMIN_CONNINFO
 
-    with Kennel(env=text_ids(store_env)) as app:
+    with Kennel(env=text_ids(postgres_store_env)) as app:
         dog = Dog("fido")
         dog.add_trick("sit")
         stored = [app.mapper.to_stored_event(e) for e in dog.collect_events()]
