@@ -146,6 +146,21 @@ def test_an_event_out_of_sequence_is_an_originator_version_error() -> None:
         trick_added.mutate(fido)
 
 
+def test_a_snapshot_without_snapshotting_is_an_assertion_error() -> None:
+    from retell.errors import SnapshottingNotEnabled
+
+    class Note(Aggregate):
+        pass
+
+    app = Application()
+    note = Note()
+    app.save(note)
+    with pytest.raises(AssertionError, match="IS_SNAPSHOTTING_ENABLED") as caught:
+        app.take_snapshot(note.id)
+    assert isinstance(caught.value, SnapshottingNotEnabled)
+    assert isinstance(caught.value, ConfigurationError)
+
+
 class Refuser(ProcessApplication):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent) -> None:
         raise ValueError("no dogs today")
@@ -254,6 +269,117 @@ def test_env_type_annotates_an_env() -> None:
     assert configured({"PERSISTENCE_MODULE": "retell.memory"}).env["PERSISTENCE_MODULE"]
 
 
+def test_clear_topic_cache_forgets_registered_old_names() -> None:
+    import retell.compressor
+    from retell.errors import TopicError
+    from retell.topics import clear_topic_cache, get_topic, register_topic, resolve_topic
+
+    def define() -> type[Aggregate]:
+        class Local(Aggregate):
+            pass
+
+        return Local
+
+    local = define()
+    register_topic("retell_clear_shop", retell.compressor)
+    register_topic("retell_clear_old:Thing", retell.compressor.ZlibCompressor)
+    zlib = resolve_topic("retell_clear_shop:ZlibCompressor")
+    assert zlib is retell.compressor.ZlibCompressor
+    clear_topic_cache()
+    for topic in ("retell_clear_shop:ZlibCompressor", "retell_clear_old:Thing"):
+        with pytest.raises(TopicError):
+            resolve_topic(topic)
+    # Each class keeps its own topic, even one defined in a function.
+    assert resolve_topic(get_topic(local)) is local
+    assert resolve_topic(get_topic(local.Created)) is local.Created
+    assert resolve_topic(get_topic(Owner)) is Owner
+
+
+def test_an_environment_is_made_without_a_name() -> None:
+    from retell.config import Environment
+
+    assert Environment().name == ""
+    assert len(Environment()) == 0
+    env = Environment(env={"CIPHER_KEY": "k", "_CIPHER_KEY": "not a prefixed key"})
+    assert env["CIPHER_KEY"] == "k"
+    assert env.describe("CIPHER_KEY") == "CIPHER_KEY"
+    named = Environment("Shop", env={"SHOP_CIPHER_KEY": "shop's", "CIPHER_KEY": "k"})
+    assert named.name == "Shop"
+    assert named["CIPHER_KEY"] == "shop's"
+
+
+def test_a_timestamp_argument_times_the_event() -> None:
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+
+    class Shelter(Aggregate):
+        class Moved(Aggregate.Event):
+            town: str
+
+        @event("Opened")
+        def __init__(self, town: str, timestamp: datetime | None = None) -> None:
+            self.town = town
+            self.seen = timestamp
+
+        @event("Renamed")
+        def rename(self, town: str, timestamp: datetime) -> None:
+            self.town = town
+            self.seen = timestamp
+
+        @event(Moved)
+        def move(self, town: str, *, timestamp: datetime | None = None) -> None:
+            self.town = town
+            self.seen = timestamp
+
+    shelter = Shelter("Leeds", timestamp=start)
+    assert shelter.created_on == shelter.modified_on == shelter.seen == start
+    assert Shelter.Opened.__struct_fields__.count("timestamp") == 1
+    shelter.rename("York", start + timedelta(days=1))
+    assert shelter.modified_on == shelter.seen == start + timedelta(days=1)
+    shelter.move("Hull", timestamp=start + timedelta(days=2))
+    assert shelter.modified_on == shelter.seen == start + timedelta(days=2)
+    shelter.move("Bath")  # not given: the event's own time, which the body gets too
+    assert shelter.seen == shelter.modified_on > start + timedelta(days=2)
+    app = Application()
+    app.save(shelter)
+    copy = app.repository.get(shelter.id)
+    assert copy == shelter
+    assert [e.timestamp for e in app.events.get(shelter.id)][:3] == [
+        start + timedelta(days=n) for n in range(3)
+    ]
+    fresh = Shelter("Ely")
+    assert fresh.seen == fresh.created_on
+
+
+def test_a_create_id_that_is_not_static_or_class_method_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="create_id is not a static or class method"):
+
+        class Instance(Aggregate):
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def create_id(self, name: str) -> UUID:
+                return uuid4()
+
+    with pytest.raises(TypeError, match="create_id is not a static or class method"):
+
+        class Undecorated(Aggregate):
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def create_id(name: str) -> UUID:  # type: ignore[misc]  # noqa: N805
+                return uuid4()
+
+    class ClassMethod(Aggregate):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @classmethod
+        def create_id(cls, name: str) -> str:
+            return f"{cls.__name__}-{name}"
+
+    assert ClassMethod("x").id == "ClassMethod-x"
+
+
 def test_names_exported_where_the_library_exports_them() -> None:
     assert retell.system.NotificationLogReader is retell.NotificationLogReader
     assert retell.application.ProcessingEvent is retell.system.ProcessingEvent
@@ -294,6 +420,60 @@ def test_the_librarys_store_names_are_retells_classes() -> None:
     assert memory.POPOProcessRecorder is memory.MemoryProcessRecorder
     assert retell.sqlite.SQLiteFactory is retell.sqlite.Factory
     assert retell.postgres.PostgresFactory is retell.postgres.Factory
+
+
+def test_factories_name_their_keys_as_class_attributes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import retell.postgres
+    import retell.sqlite
+    from retell.cipher import AESCipher
+    from retell.persistence import InfrastructureFactory
+
+    names = {
+        InfrastructureFactory: [
+            "PERSISTENCE_MODULE",
+            "TRANSCODER_TOPIC",
+            "MAPPER_TOPIC",
+            "CIPHER_TOPIC",
+            "CIPHER_KEY",
+            "COMPRESSOR_TOPIC",
+            "IS_SNAPSHOTTING_ENABLED",
+            "ORIGINATOR_ID_TYPE",
+            "CREATE_TABLE",
+        ],
+        retell.sqlite.Factory: ["SQLITE_DBNAME", "SQLITE_LOCK_TIMEOUT", "CIPHER_KEY"],
+        retell.postgres.Factory: [
+            "POSTGRES_DBNAME",
+            "POSTGRES_HOST",
+            "POSTGRES_PORT",
+            "POSTGRES_USER",
+            "POSTGRES_PASSWORD",
+            "POSTGRES_SCHEMA",
+            "POSTGRES_CONNECT_TIMEOUT",
+            "POSTGRES_LOCK_TIMEOUT",
+            "POSTGRES_POOL_SIZE",
+            "PERSISTENCE_MODULE",
+        ],
+        AESCipher: ["CIPHER_KEY"],
+    }
+    for cls, keys in names.items():
+        for key in keys:
+            assert getattr(cls, key) == key, (cls, key)
+    # The library's users set keys through them.
+    dbname = str(tmp_path / "keys.db")
+    monkeypatch.setenv(InfrastructureFactory.PERSISTENCE_MODULE, "retell.sqlite")
+    monkeypatch.setenv(retell.sqlite.Factory.SQLITE_DBNAME, dbname)
+    monkeypatch.setenv(InfrastructureFactory.IS_SNAPSHOTTING_ENABLED, "y")
+    monkeypatch.setenv(InfrastructureFactory.CIPHER_KEY, AESCipher.create_key(16))
+    app = Application()
+    try:
+        assert isinstance(app.factory, retell.sqlite.Factory)
+        assert app.factory.settings.dbname == dbname
+        assert app.snapshots is not None
+        assert app.mapper.cipher is not None
+    finally:
+        app.close()
 
 
 @pytest.mark.parametrize("key", ["INFRASTRUCTURE_FACTORY", "FACTORY_TOPIC"])

@@ -32,6 +32,9 @@ class Cipher(Protocol):
 class AESCipher:
     """AES-GCM with a random 96-bit nonce per record, stored in front of the ciphertext."""
 
+    CIPHER_KEY = "CIPHER_KEY"
+    """The key that holds the key (as in the eventsourcing library)."""
+
     def __init__(self, key: str) -> None:
         try:
             raw = base64.b64decode(key, validate=True)

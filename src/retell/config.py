@@ -147,11 +147,20 @@ _FALSE = frozenset({"n", "no", "f", "false", "off", "0", ""})
 class Environment(Mapping[str, str]):
     """Merged settings for the application `name`, read with its prefix first."""
 
-    def __init__(self, name: str, *layers: Mapping[str, object] | None) -> None:
+    def __init__(
+        self,
+        name: str = "",
+        *layers: Mapping[str, object] | None,
+        env: Mapping[str, object] | None = None,
+    ) -> None:
+        """Later layers win; `env`, the `eventsourcing` library's keyword, comes last.
+
+        Without a name (``Environment()``, ``Environment(env={...})``), keys have no prefix.
+        """
         self.name = name
-        self.prefix = f"{name.upper()}_"
+        self.prefix = f"{name.upper()}_" if name else ""
         self._values: dict[str, str] = {}
-        for layer in layers:
+        for layer in (*layers, env):
             for key, value in (layer or {}).items():
                 self._values[key] = _text(key, value)
 

@@ -7,6 +7,7 @@ handles `OperationalError` works the same on each of them:
 ```text
     RetellError
     ├── ConfigurationError          a bad env key, an unknown PERSISTENCE_MODULE
+    │   └── SnapshottingNotEnabled      take_snapshot() without snapshots (also an AssertionError)
     ├── TopicError                  a topic that names no importable class
     ├── AggregateNotFound           no aggregate with that id (also a LookupError)
     ├── EventError                  an event that cannot be applied (wrong id or version)
@@ -46,8 +47,8 @@ classes, so that its users' ``except`` clauses keep working: `EventSourcingError
 
 Where the `eventsourcing` library raises a built-in exception for the same mistake
 (`TypeError` for an aggregate class or `@event` used wrongly, `ValueError` for an
-empty event name), retell's error subclasses that built-in too, so code that
-catches it keeps working.
+empty event name, `AssertionError` for `take_snapshot()` without snapshots), retell's
+error subclasses that built-in too, so code that catches it keeps working.
 """
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ class RetellError(Exception):
 
 class ConfigurationError(RetellError):
     """An environment key has a value retell cannot use."""
+
+
+class SnapshottingNotEnabled(ConfigurationError, AssertionError):
+    """`take_snapshot()` on an application that does not take snapshots.
+
+    An `AssertionError` too, which is what the `eventsourcing` library raises.
+    """
 
 
 class TopicError(RetellError):

@@ -76,6 +76,27 @@ def register_topic(topic: str, obj: Any) -> None:
         _registry[topic] = obj
 
 
+def clear_topic_cache() -> None:
+    """Forget the topics registered with `register_topic` and the topics resolved so far.
+
+    As the `eventsourcing` library's function of that name does, so that old names
+    registered by one test do not leak into the next. Each class keeps its own topic
+    (its module path, or the ``TOPIC`` it declares): classes defined in functions still
+    resolve, as they did before any topic was resolved.
+    """
+    global _generation  # noqa: PLW0603 (one counter for the process, read by caches)
+    with _lock:
+        own = {
+            topic: obj
+            for topic, obj in _registry.items()
+            if isinstance(obj, type)
+            and topic in (obj.__dict__.get("TOPIC"), f"{obj.__module__}:{obj.__qualname__}")
+        }
+        _registry.clear()
+        _registry.update(own)
+        _generation += 1
+
+
 def _declares(obj: Any, topic: str) -> bool:
     return isinstance(obj, type) and obj.__dict__.get("TOPIC") == topic
 

@@ -18,7 +18,7 @@ from retell.config import Environment, process_environ
 from retell.domain.aggregate import Aggregate
 from retell.domain.events import DomainEvent, Snapshot, utcnow
 from retell.domain.types import TAggregateID
-from retell.errors import ConfigurationError, IntegrityError, RetellError
+from retell.errors import ConfigurationError, IntegrityError, RetellError, SnapshottingNotEnabled
 from retell.persistence.factory import InfrastructureFactory
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import ApplicationRecorder
@@ -267,7 +267,7 @@ class Application(Generic[TAggregateID]):
         `projector_func` rebuilds aggregates that events cannot change in place.
         """
         if self.snapshots is None:
-            raise RetellError(
+            raise SnapshottingNotEnabled(
                 f"{self.name} does not take snapshots: set IS_SNAPSHOTTING_ENABLED=y, "
                 "is_snapshotting_enabled = True or snapshotting_intervals."
             )

@@ -47,6 +47,7 @@ E = TypeVar("E", bound=AggregateEvent)
 T = TypeVar("T")
 
 _BASE_FIELDS = frozenset(AggregateCreated.__struct_fields__)
+TIMESTAMP = "timestamp"  # the one base field a method may take: it times the event
 
 
 def _event_subclass(
@@ -395,6 +396,13 @@ class _AggregateClassBuilder:
                 f"{self.cls.__qualname__}: created_event_name={self.created_event_name!r} "
                 "cannot name a class: use a Python identifier, such as 'Registered'."
             )
+        create_id = vars(self.cls).get("create_id")
+        if inspect.isfunction(create_id):  # as in the eventsourcing library
+            raise AggregateDefinitionError(
+                f"{self.cls.__qualname__}.create_id is not a static or class method: it is "
+                "called before the aggregate exists, so decorate it with @staticmethod and "
+                "let it take some of the creation arguments by name."
+            )
         self.keep_own_methods()
         self.make_dataclass_init()
         self.make_base_event_classes()
@@ -556,7 +564,7 @@ class _AggregateClassBuilder:
             cls._init_binder = binder
             cls._init_fields = (own_binder.positional, own_binder.keyword_only)
             cls._init_takes_id = takes_id
-            names = tuple(n for n in own_binder.names if n != "id")
+            names = tuple(n for n in own_binder.names if n not in ("id", TIMESTAMP))
             if created is not None:
                 self.check_fields_match(created, names)
             cls._init_start = (
@@ -609,12 +617,15 @@ class _AggregateClassBuilder:
 
     def checked_fields(self, func: Callable[..., Any]) -> dict[str, Any]:
         types = field_types(func)
+        # A `timestamp` argument is the event's own timestamp, as in the eventsourcing
+        # library: given, it times the event; the body gets the event's timestamp.
+        types.pop(TIMESTAMP, None)
         reserved = sorted(set(types) & _BASE_FIELDS)
         if reserved:
             raise AggregateDefinitionError(
                 f"{func.__qualname__} has arguments named {reserved}: those names are taken "
-                "by every event (originator_id, originator_version, timestamp, "
-                "originator_topic). Rename them."
+                "by every event (originator_id, originator_version, originator_topic). "
+                "Rename them."
             )
         return types
 
@@ -645,7 +656,7 @@ class _AggregateClassBuilder:
                     f"method triggers {event_class.__qualname__} already, and an event class "
                     "can be applied by one method body only."
                 )
-            if _fields_mismatch(event_class, binder.names):
+            if _fields_mismatch(event_class, tuple(n for n in binder.names if n != TIMESTAMP)):
                 raise AggregateDefinitionError(
                     f"{func.__qualname__} takes {sorted(binder.names)} but "
                     f"{event_class.__qualname__} has fields {sorted(_own_fields(event_class))}: "

@@ -155,7 +155,7 @@ def compile_trigger(
     """
     params = list(inspect.signature(func).parameters.values())[1:]
     names = [p.name for p in params]
-    if set(names) & _GENERATED_NAMES:
+    if set(names) & _GENERATED_NAMES or "timestamp" in names:  # timestamp: see trigger_event
         return None
     rendered, defaults = ["self"], {}
     for i, param in enumerate(params):

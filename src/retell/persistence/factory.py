@@ -22,6 +22,7 @@ from retell.cipher import AESCipher, Cipher
 from retell.compressor import Compressor
 from retell.config import Environment, default_store
 from retell.errors import ConfigurationError, TopicError
+from retell.persistence.ids import KEY
 from retell.persistence.leases import Lease, ProcessLocalLease
 from retell.persistence.mapper import Mapper
 from retell.persistence.recorders import (
@@ -59,6 +60,18 @@ T = TypeVar("T", bound=TrackingRecorder)
 class InfrastructureFactory(ABC):
     """Makes a store's recorders, and the mapper the environment asks for."""
 
+    # The keys it reads, each its own name (as in the eventsourcing library), so that
+    # ``os.environ[InfrastructureFactory.PERSISTENCE_MODULE] = "retell.sqlite"`` works.
+    PERSISTENCE_MODULE = "PERSISTENCE_MODULE"
+    TRANSCODER_TOPIC = "TRANSCODER_TOPIC"
+    MAPPER_TOPIC = "MAPPER_TOPIC"
+    CIPHER_TOPIC = "CIPHER_TOPIC"
+    CIPHER_KEY = AESCipher.CIPHER_KEY
+    COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
+    IS_SNAPSHOTTING_ENABLED = "IS_SNAPSHOTTING_ENABLED"
+    ORIGINATOR_ID_TYPE = KEY
+    CREATE_TABLE = "CREATE_TABLE"
+
     def __init__(self, env: Environment) -> None:
         self.env = env
 
@@ -86,7 +99,7 @@ class InfrastructureFactory(ABC):
         ``TRANSCODER_TOPIC`` may name a subclass of `Transcoder` to use instead.
         """
         transcoder_class: type[Transcoder] = Transcoder
-        topic = self.env.get("TRANSCODER_TOPIC", "").strip()
+        topic = self.env.get(self.TRANSCODER_TOPIC, "").strip()
         if topic:
             transcoder_class = self._topic_class(
                 "TRANSCODER_TOPIC",
@@ -105,7 +118,7 @@ class InfrastructureFactory(ABC):
         """
         if mapper_class is None:
             mapper_class = Mapper
-            topic = self.env.get("MAPPER_TOPIC", "").strip()
+            topic = self.env.get(self.MAPPER_TOPIC, "").strip()
             if topic:
                 mapper_class = self._topic_class(
                     "MAPPER_TOPIC", topic, Mapper, "override Application.construct_mapper() instead"
@@ -166,15 +179,15 @@ class InfrastructureFactory(ABC):
         return found
 
     def _compressor(self) -> Compressor | None:
-        topic = self.env.get("COMPRESSOR_TOPIC", "").strip()
+        topic = self.env.get(self.COMPRESSOR_TOPIC, "").strip()
         if not topic:
             return None
-        compressor: Compressor = self._construct_topic("COMPRESSOR_TOPIC", topic)
+        compressor: Compressor = self._construct_topic(self.COMPRESSOR_TOPIC, topic)
         return compressor
 
     def _cipher(self) -> Cipher | None:
-        topic = self.env.get("CIPHER_TOPIC", "").strip()
-        key = self.env.get("CIPHER_KEY", "").strip()
+        topic = self.env.get(self.CIPHER_TOPIC, "").strip()
+        key = self.env.get(self.CIPHER_KEY, "").strip()
         if not key:
             if topic:
                 raise ConfigurationError(
@@ -182,7 +195,9 @@ class InfrastructureFactory(ABC):
                     "CIPHER_KEY (make one with AESCipher.create_key(32))."
                 )
             return None
-        cipher: Cipher = self._construct_topic("CIPHER_TOPIC", topic or get_topic(AESCipher), key)
+        cipher: Cipher = self._construct_topic(
+            self.CIPHER_TOPIC, topic or get_topic(AESCipher), key
+        )
         return cipher
 
     def _construct_topic(self, key: str, topic: str, *args: Any) -> Any:
@@ -201,7 +216,7 @@ class InfrastructureFactory(ABC):
         return cls(*args)
 
     def is_snapshotting_enabled(self) -> bool:
-        return self.env.get_bool("IS_SNAPSHOTTING_ENABLED", False)
+        return self.env.get_bool(self.IS_SNAPSHOTTING_ENABLED, False)
 
     @abstractmethod
     def aggregate_recorder(self, purpose: Purpose = "events") -> AggregateRecorder:

@@ -39,6 +39,7 @@ from retell.persistence.factory import InfrastructureFactory, Purpose, T
 from retell.persistence.ids import KEY, IdType
 from retell.persistence.leases import Lease
 from retell.persistence.recorders import TrackingRecorder
+from retell.postgres import settings as _settings
 from retell.postgres.datastore import PostgresDatastore
 from retell.postgres.lease import PostgresLease
 from retell.postgres.names import TableNames
@@ -78,6 +79,22 @@ class Factory(InfrastructureFactory):
     The settings are checked when the factory is made; the pool is opened, and the
     tables made, when the first recorder is.
     """
+
+    # The keys it reads, as in the eventsourcing library (see InfrastructureFactory).
+    POSTGRES_DBNAME = _settings.POSTGRES_DBNAME
+    POSTGRES_HOST = _settings.POSTGRES_HOST
+    POSTGRES_PORT = _settings.POSTGRES_PORT
+    POSTGRES_USER = _settings.POSTGRES_USER
+    POSTGRES_PASSWORD = _settings.POSTGRES_PASSWORD
+    POSTGRES_SCHEMA = _settings.POSTGRES_SCHEMA
+    POSTGRES_CONNECT_TIMEOUT = _settings.POSTGRES_CONNECT_TIMEOUT
+    POSTGRES_LOCK_TIMEOUT = _settings.POSTGRES_LOCK_TIMEOUT
+    POSTGRES_POOL_SIZE = _settings.POSTGRES_POOL_SIZE
+    POSTGRES_STATEMENT_TIMEOUT = _settings.POSTGRES_STATEMENT_TIMEOUT
+    POSTGRES_RESPONSE_TIMEOUT = _settings.POSTGRES_RESPONSE_TIMEOUT
+    POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT = (
+        _settings.POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT
+    )
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

@@ -15,6 +15,20 @@ from retell.errors import ConfigurationError
 from retell.persistence.ids import IdType, originator_id_type
 from retell.postgres.names import TableNames
 
+# The keys this store reads (also its factory's attributes, as in the eventsourcing library).
+POSTGRES_DBNAME = "POSTGRES_DBNAME"
+POSTGRES_HOST = "POSTGRES_HOST"
+POSTGRES_PORT = "POSTGRES_PORT"
+POSTGRES_USER = "POSTGRES_USER"
+POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
+POSTGRES_SCHEMA = "POSTGRES_SCHEMA"
+POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+POSTGRES_LOCK_TIMEOUT = "POSTGRES_LOCK_TIMEOUT"
+POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
+POSTGRES_STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"
+POSTGRES_RESPONSE_TIMEOUT = "POSTGRES_RESPONSE_TIMEOUT"
+POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT = "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"
+
 DEFAULT_PORT = 5432
 DEFAULT_SCHEMA = "public"
 DEFAULT_POOL_SIZE = 5
@@ -65,27 +79,27 @@ class PostgresSettings:
 
     @classmethod
     def from_env(cls, env: Environment) -> PostgresSettings:
-        statement_timeout = env.get_float("POSTGRES_STATEMENT_TIMEOUT", DEFAULT_STATEMENT_TIMEOUT)
+        statement_timeout = env.get_float(POSTGRES_STATEMENT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT)
         return cls(
             dbname=_dbname(env),
-            host=env.get("POSTGRES_HOST", "").strip() or "localhost",
+            host=env.get(POSTGRES_HOST, "").strip() or "localhost",
             port=_port(env),
-            user=env.get("POSTGRES_USER", "").strip(),
-            password=env.get("POSTGRES_PASSWORD", ""),
-            pool_size=env.get_int("POSTGRES_POOL_SIZE", DEFAULT_POOL_SIZE, minimum=1),
+            user=env.get(POSTGRES_USER, "").strip(),
+            password=env.get(POSTGRES_PASSWORD, ""),
+            pool_size=env.get_int(POSTGRES_POOL_SIZE, DEFAULT_POOL_SIZE, minimum=1),
             connect_timeout=_connect_timeout(env),
-            lock_timeout=env.get_float("POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+            lock_timeout=env.get_float(POSTGRES_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT),
             statement_timeout=statement_timeout,
             idle_in_transaction_timeout=env.get_float(
-                "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+                POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
                 DEFAULT_IDLE_IN_TRANSACTION_TIMEOUT,
             ),
             response_timeout=_response_timeout(env, statement_timeout),
             create_table=env.get_bool("CREATE_TABLE", True),
             tables=TableNames.for_application(
                 env.name,
-                env.get("POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
-                env.describe("POSTGRES_SCHEMA"),
+                env.get(POSTGRES_SCHEMA, "").strip() or DEFAULT_SCHEMA,
+                env.describe(POSTGRES_SCHEMA),
             ),
             env=env,
             originator_id_type=originator_id_type(env),
@@ -143,7 +157,7 @@ def _escape_option(value: str) -> str:
 
 
 def _dbname(env: Environment) -> str:
-    dbname = env.get("POSTGRES_DBNAME", "").strip()
+    dbname = env.get(POSTGRES_DBNAME, "").strip()
     if not dbname:
         raise ConfigurationError(
             f"PERSISTENCE_MODULE=retell.postgres needs POSTGRES_DBNAME (or "
@@ -154,7 +168,7 @@ def _dbname(env: Environment) -> str:
 
 def _connect_timeout(env: Environment) -> float:
     """Whole seconds, at least 2: what libpq honours (see MIN_CONNECT_TIMEOUT)."""
-    key = "POSTGRES_CONNECT_TIMEOUT"
+    key = POSTGRES_CONNECT_TIMEOUT
     timeout = env.get_float(key, DEFAULT_CONNECT_TIMEOUT)
     if timeout < MIN_CONNECT_TIMEOUT or not timeout.is_integer():
         raise ConfigurationError(
@@ -167,7 +181,7 @@ def _connect_timeout(env: Environment) -> float:
 
 def _response_timeout(env: Environment, statement_timeout: float) -> float:
     """More than the statement timeout (0: no bound); by default, RESPONSE_MARGIN more."""
-    key = "POSTGRES_RESPONSE_TIMEOUT"
+    key = POSTGRES_RESPONSE_TIMEOUT
     default = statement_timeout + RESPONSE_MARGIN if statement_timeout else 0.0
     timeout = env.get_float(key, default)
     if not math.isfinite(timeout):
@@ -185,7 +199,7 @@ def _response_timeout(env: Environment, statement_timeout: float) -> float:
 
 
 def _port(env: Environment) -> int:
-    port = env.get_int("POSTGRES_PORT", DEFAULT_PORT, minimum=1)
+    port = env.get_int(POSTGRES_PORT, DEFAULT_PORT, minimum=1)
     if port > 65535:
         raise ConfigurationError(
             f"{env.describe('POSTGRES_PORT')}={port} is not a TCP port: use 1 to 65535 "

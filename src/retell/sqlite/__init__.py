@@ -32,6 +32,7 @@ from retell.config import Environment
 from retell.persistence.factory import InfrastructureFactory, Purpose, T
 from retell.persistence.leases import FileLease, Lease
 from retell.persistence.recorders import TrackingRecorder
+from retell.sqlite import settings as _settings
 from retell.sqlite.database import SQLiteDatabase
 from retell.sqlite.recorders import (
     SQLiteAggregateRecorder,
@@ -65,6 +66,11 @@ class Factory(InfrastructureFactory):
     The settings are checked when the factory is made; the database is opened, and
     the tables made, when the first recorder is.
     """
+
+    # The keys it reads, as in the eventsourcing library (see InfrastructureFactory).
+    SQLITE_DBNAME = _settings.SQLITE_DBNAME
+    SQLITE_LOCK_TIMEOUT = _settings.SQLITE_LOCK_TIMEOUT
+    SQLITE_SYNCHRONOUS = _settings.SQLITE_SYNCHRONOUS
 
     def __init__(self, env: Environment) -> None:
         super().__init__(env)

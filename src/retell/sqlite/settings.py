@@ -15,6 +15,11 @@ from retell.config import Environment
 from retell.errors import ConfigurationError
 from retell.persistence.ids import IdType, originator_id_type
 
+# The keys this store reads (also its factory's attributes, as in the eventsourcing library).
+SQLITE_DBNAME = "SQLITE_DBNAME"
+SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
+SQLITE_SYNCHRONOUS = "SQLITE_SYNCHRONOUS"
+
 DEFAULT_LOCK_TIMEOUT = 5.0
 """Seconds a writer waits for another connection's write transaction to end."""
 
@@ -40,7 +45,7 @@ class SQLiteSettings:
     def from_env(cls, env: Environment) -> SQLiteSettings:
         return cls(
             dbname=_dbname(env),
-            lock_timeout=env.get_float("SQLITE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+            lock_timeout=env.get_float(SQLITE_LOCK_TIMEOUT, DEFAULT_LOCK_TIMEOUT),
             create_table=env.get_bool("CREATE_TABLE", True),
             synchronous=_synchronous(env),
             tables=TableNames.for_application(env.name),
@@ -96,7 +101,7 @@ def _dbname(env: Environment) -> str:
 
     `:memory:` and ``file:`` URIs are kept as they are.
     """
-    dbname = env.get("SQLITE_DBNAME", "").strip()
+    dbname = env.get(SQLITE_DBNAME, "").strip()
     if not dbname:
         raise ConfigurationError(
             f"PERSISTENCE_MODULE=retell.sqlite needs SQLITE_DBNAME (or {env.prefix}SQLITE_DBNAME):"
@@ -116,7 +121,7 @@ def _synchronous(env: Environment) -> str:
     the last commits before a power cut or an OS crash may be lost. FULL waits for the
     disk at every commit, which on most disks costs more than everything else a save does.
     """
-    value = env.get("SQLITE_SYNCHRONOUS", "").strip().upper() or "NORMAL"
+    value = env.get(SQLITE_SYNCHRONOUS, "").strip().upper() or "NORMAL"
     if value not in SYNCHRONOUS_MODES:
         raise ConfigurationError(
             f"{env.describe('SQLITE_SYNCHRONOUS')}={env['SQLITE_SYNCHRONOUS']!r} is not a "
