@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 
 from retell import Aggregate, Application, event
@@ -304,3 +305,42 @@ def test_values_of_other_types_than_annotated_round_trip_on_every_store(
         events = app.mapper.to_domain_events(app.notification_log.select(1, 100))
         amounts = [e.amount for e in events if isinstance(e, BankAccount.TransactionAppended)]
         assert same(amounts, [Decimal("10.00"), 5, 2.5, None, Decimal("0.50")])
+
+
+@dataclasses.dataclass(frozen=True)
+class DataclassRegistered:
+    """An event in the reference's dataclass style: not a retell event class."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    name: str
+
+
+class StructRegistered(msgspec.Struct, frozen=True):
+    """An event that is a msgspec Struct of its own."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    name: str
+
+
+@pytest.mark.parametrize("event_class", [DataclassRegistered, StructRegistered])
+def test_events_of_other_styles_are_read_back_as_saved(
+    store_env: dict[str, str], event_class: type[Any]
+) -> None:
+    """Saved, they must also be readable: a store never keeps what it cannot read."""
+    with Application(env=store_env) as app:
+        first = event_class(uuid4(), 1, datetime.now(UTC), "Fido")
+        second = event_class(first.originator_id, 2, datetime.now(UTC), "Rex")
+        app.save(first, second)
+        events = app.repository.get(first.originator_id, projector_func=_collected)
+        assert events == [first, second]
+        assert [type(e) for e in events] == [event_class, event_class]
+        notifications = app.recorder.select_notifications(None, 10)
+        assert [app.mapper.to_domain_event(n) for n in notifications] == [first, second]
+
+
+def _collected(aggregate: list[Any] | None, events: Any) -> list[Any]:
+    return [*(aggregate or []), *events]

@@ -10,7 +10,9 @@ object, so replaying parses no id at all.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
@@ -85,7 +87,8 @@ class Mapper:
         """Decode one event, with the record's id; errors name the record (topic,
         aggregate id, version)."""
         event = self._decode_state(stored)
-        _set(event, "originator_id", stored.originator_id)
+        if isinstance(event, DomainEvent):  # others keep the id they were written with
+            _set(event, "originator_id", stored.originator_id)
         return event
 
     def _decode_state(self, stored: StoredEvent) -> DomainEvent:
@@ -99,13 +102,8 @@ class Mapper:
             decode = self._decoders.get(stored.topic)
             if decode is None:
                 if not (isinstance(cls, type) and issubclass(cls, DomainEvent)):
-                    raise TranscodingError(
-                        f"its topic names {_describe(cls)}, which is not an event class. "
-                        "The record's topic was changed, or the topic now names another "
-                        "class: correct the record's topic, or register its event class "
-                        "under the stored topic with retell.topics.register_topic(topic, "
-                        "EventClass)."
-                    )
+                    other: DomainEvent = self._decode_other(cls, data)  # used as one
+                    return other
                 decode = self._decoders[stored.topic] = self.transcoder.fast_decoder(cls)
             try:
                 return decode(data)
@@ -116,6 +114,27 @@ class Mapper:
             raise TopicError(f"{_where(stored)}: {error}") from error
         except TranscodingError as error:
             raise TranscodingError(f"{_where(stored)}: {error}") from error
+
+    def _decode_other(self, cls: object, data: bytes) -> Any:
+        """An event of another style (a dataclass, a msgspec Struct of its own), which
+        the transcoder wrote whole, with its class; refused if the topic names no such
+        event."""
+        event: Any = None
+        if isinstance(cls, type) and not issubclass(cls, Aggregate):
+            with contextlib.suppress(Exception):
+                event = self.transcoder.decode(data)
+        readable = isinstance(cls, type) and isinstance(event, cls)
+        if not (
+            readable and hasattr(event, "originator_id") and hasattr(event, "originator_version")
+        ):
+            raise TranscodingError(
+                f"its topic names {_describe(cls)}, which is not an event class. "
+                "The record's topic was changed, or the topic now names another "
+                "class: correct the record's topic, or register its event class "
+                "under the stored topic with retell.topics.register_topic(topic, "
+                "EventClass)."
+            )
+        return event
 
 
 def _where(stored: StoredEvent) -> str:
