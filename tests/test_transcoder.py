@@ -8,7 +8,7 @@ import functools
 import math
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -20,6 +20,7 @@ from retell import Aggregate, Application, event
 from retell.domain.events import AggregateEvent
 from retell.errors import ConfigurationError, TranscodingError
 from retell.persistence import JSONTranscoder, Transcoder, Transcoding
+from tests.value_types import ExactDict, ExactInt, ExactList, ExactStr, Pair
 
 
 class Colour(enum.Enum):
@@ -401,45 +402,6 @@ class OtherPoint:
     x: Any
 
 
-class MyStr(str):
-    """Equal only to a MyStr, so that a plain str coming back is noticed."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and super().__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-
-class MyInt(int):
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and super().__eq__(other)
-
-    def __hash__(self) -> int:
-        return int(self)
-
-
-class MyList(list[Any]):
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class MyDict(dict[Any, Any]):
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class Pair(NamedTuple):
-    left: Any
-    right: Any
-
-
 class Typed(AggregateEvent, frozen=True, kw_only=True):
     text: str = "t"
     number: int = 1
@@ -463,7 +425,7 @@ OTHER_TYPES = [
     ("text", 1),
     ("text", 1.5),
     ("text", None),
-    ("text", MyStr("a")),
+    ("text", ExactStr("a")),
     ("text", EmailAddress("a@example.com")),
     ("text", uuid4()),
     ("text", Colour.BLUE),
@@ -472,7 +434,7 @@ OTHER_TYPES = [
     ("number", "1"),
     ("number", True),
     ("number", 1.0),
-    ("number", MyInt(3)),
+    ("number", ExactInt(3)),
     ("number", Size.LARGE),
     ("number", Decimal("2")),
     ("ratio", 2),
@@ -487,8 +449,8 @@ OTHER_TYPES = [
     ("names", ["a", 1, None]),
     ("names", ("a", "b")),
     ("names", {"a"}),
-    ("names", MyList(["a"])),
-    ("names", MyDict({"a": 1})),
+    ("names", ExactList(["a"])),
+    ("names", ExactDict({"a": 1})),
     ("point", {"x": 1, "label": "p", "at": "2020-01-01T00:00:00Z"}),
     ("point", OtherPoint(uuid4())),
     ("point", Point("1", 2, "at")),  # type: ignore[arg-type]
@@ -721,7 +683,7 @@ def test_old_events_with_values_of_other_types_are_upcast() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     value=st.one_of(
-        loose_values, st.builds(MyStr, st.text()), st.builds(Pair, loose_leaves, loose_leaves)
+        loose_values, st.builds(ExactStr, st.text()), st.builds(Pair, loose_leaves, loose_leaves)
     )
 )
 def test_any_supported_value_round_trips_through_encode_and_decode(value: Any) -> None:
@@ -750,7 +712,12 @@ def test_plain_json_values_are_written_as_plain_json() -> None:
 
 def test_subclasses_of_builtins_come_back_as_themselves() -> None:
     transcoder = Transcoder()
-    for value in [MyStr("a"), MyInt(3), MyList([("a", 1)]), MyDict({"a": MyStr("b")})]:
+    for value in [
+        ExactStr("a"),
+        ExactInt(3),
+        ExactList([("a", 1)]),
+        ExactDict({"a": ExactStr("b")}),
+    ]:
         decoded = transcoder.decode(transcoder.encode(value))
         assert type(decoded) is type(value) and decoded == value
     assert transcoder.decode(transcoder.encode(Pair(1, (2,)))) == Pair(1, (2,))

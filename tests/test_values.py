@@ -9,7 +9,7 @@ import math
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
@@ -20,6 +20,7 @@ from retell.errors import TranscodingError
 from retell.persistence import Transcoder, Transcoding
 from retell.persistence.records import StoredEvent
 from retell.topics import get_topic
+from tests.value_types import ExactStr, Pair
 
 NON_FINITE = [math.nan, math.inf, -math.inf]
 
@@ -157,23 +158,6 @@ class Kit:
     notes: Any
 
 
-class Pair(NamedTuple):
-    left: Any
-    right: Any
-
-
-class Name(str):
-    """Equal only to a Name, so that a plain str coming back is noticed."""
-
-    __slots__ = ()
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and super().__eq__(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-
 UNANNOTATED: dict[str, Any] = {
     "str": "roll over 🐈",
     "int": -(2**80),
@@ -199,7 +183,7 @@ UNANNOTATED: dict[str, Any] = {
     "uuid": uuid4(),
     "bytes": bytes(range(256)),
     "named tuple": Pair(uuid4(), (1,)),
-    "str subclass": Name("Rex"),
+    "str subclass": ExactStr("Rex"),
     "everything": [(Decimal("1"), {date(2024, 1, 1): [b"x"]}), {Size.SMALL}, math.inf],
 }
 
@@ -278,9 +262,9 @@ def test_values_of_other_types_than_annotated_round_trip_on_every_store(
     store_env: dict[str, str], bank_class: type[Bank]
 ) -> None:
     email = EmailAddress("alice@example.com")
-    tagged = (date(2024, 1, 2), str(UUID(int=5)), ("a", 1, Name("b")), "7")
+    tagged = (date(2024, 1, 2), str(UUID(int=5)), ("a", 1, ExactStr("b")), "7")
     with bank_class(env=store_env) as app:
-        account = BankAccount(Name("Alice"), email)  # type: ignore[arg-type]
+        account = BankAccount(ExactStr("Alice"), email)  # type: ignore[arg-type]
         account.append_transaction(Decimal("10.00"))  # of its annotated type
         account.append_transaction(5)  # type: ignore[arg-type]
         account.append_transaction(2.5)  # type: ignore[arg-type]
@@ -293,7 +277,7 @@ def test_values_of_other_types_than_annotated_round_trip_on_every_store(
         app.save(account)
 
         def check(again: BankAccount) -> None:
-            assert same(again.full_name, Name("Alice")) and again.email_address == email
+            assert same(again.full_name, ExactStr("Alice")) and again.email_address == email
             assert same(again.history, [Decimal("10.00"), 5, 2.5, None, Decimal("0.50")])
             assert same(again.tagged, (datetime(2024, 1, 2, tzinfo=UTC), UUID(int=5), ["a"], 7))
 
