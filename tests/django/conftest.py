@@ -8,6 +8,7 @@ retell's migrations, like a project's would be.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -18,6 +19,8 @@ import pytest
 # package sets Django up first (once per process), all of them run.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.admin.settings")
 django.setup()
+
+from django.db import connections  # noqa: E402 (needs Django set up)
 
 from tests.django import services  # noqa: E402 (needs Django set up)
 
@@ -41,3 +44,16 @@ def _database_access(request: pytest.FixtureRequest) -> Iterator[None]:
     blocker = request.getfixturevalue("django_db_blocker")
     with blocker.unblock():
         yield
+
+
+@pytest.fixture
+def unmigrated() -> Iterator[str]:
+    """The alias 'unmigrated', with an empty database file."""
+    connection = connections["unmigrated"]
+    connection.close()
+    path = str(connection.settings_dict["NAME"])
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path + suffix)
+    yield "unmigrated"
+    connection.close()

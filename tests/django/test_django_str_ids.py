@@ -6,9 +6,6 @@ says whether its ids are UUIDs or strs. The scenarios are tests/test_str_ids.py'
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -164,19 +161,6 @@ def test_postgres_keeps_ids_as_text_collated_c() -> None:
 
 
 # The migration that made the column text
-
-
-@pytest.fixture
-def unmigrated() -> Iterator[str]:
-    """The alias 'unmigrated', with an empty database file."""
-    connection = connections["unmigrated"]
-    connection.close()
-    path = str(connection.settings_dict["NAME"])
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path + suffix)
-    yield "unmigrated"
-    connection.close()
 
 
 def test_migration_0002_keeps_uuids_as_canonical_text_and_reverses(unmigrated: str) -> None:

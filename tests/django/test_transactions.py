@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -106,19 +104,6 @@ def test_snapshots_and_multi_event_saves(alias: str) -> None:
     assert app.snapshots is not None
     assert app.snapshots.recorder.select_events(dog.id, desc=True, limit=1)
     assert app.tricks("Fido") == ["sit", "roll", "beg"]
-
-
-@pytest.fixture
-def unmigrated() -> Iterator[str]:
-    """The alias 'unmigrated', with an empty database file."""
-    connection = connections["unmigrated"]
-    connection.close()
-    path = str(connection.settings_dict["NAME"])
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path + suffix)
-    yield "unmigrated"
-    connection.close()
 
 
 def test_before_migrate_an_error_says_to_migrate_then_migrate_works(unmigrated: str) -> None:
